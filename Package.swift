@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One executable per server, plus the supervisor (newsd), the control tool (newsctl) and the
+// benchmark driver (newsbench). Only CNewsLinux is C; only NewsSystem imports Glibc directly
+// for system calls (the executables use it for process-level things such as exit()).
+let serverDeps: [Target.Dependency] = ["NewsServer"]
+
+let package = Package(
+    name: "NEWS",
+    products: [
+        .executable(name: "newsd", targets: ["Kernel"]),
+        .executable(name: "newsctl", targets: ["newsctl"]),
+        .executable(name: "newsbench", targets: ["newsbench"]),
+        .executable(name: "nicdriver", targets: ["NICDriver"]),
+        .executable(name: "packetfilter", targets: ["PacketFilter"]),
+        .executable(name: "ipserver", targets: ["IPServer"]),
+        .executable(name: "udpserver", targets: ["UDPServer"]),
+        .executable(name: "tcpserver", targets: ["TCPServer"]),
+        .executable(name: "vfs", targets: ["VFS"]),
+        .library(name: "libnews", targets: ["libnews"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CNewsLinux"),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CNuma", providers: [.apt(["libnuma-dev"])]),
+        .target(name: "NewsSystem", dependencies: [
+            "CNewsLinux", "CSeccomp", "CNuma", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "NewsIPC", dependencies: ["NewsSystem", "CNewsLinux"]),
+        .target(name: "NewsConfig"),
+        .target(name: "NewsControl", dependencies: ["NewsIPC"]),
+        .target(name: "NewsServer", dependencies: [
+            "NewsConfig",
+            "NewsIPC", "NewsSystem", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem"]),
+
+        .executableTarget(name: "Kernel", dependencies: [
+            "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "newsctl", dependencies: [
+            "libnews", "NewsControl",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "newsbench", dependencies: [
+            "NewsIPC", "NewsSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "NICDriver", dependencies: serverDeps),
+        .executableTarget(name: "PacketFilter", dependencies: serverDeps),
+        .executableTarget(name: "IPServer", dependencies: serverDeps),
+        .executableTarget(name: "UDPServer", dependencies: serverDeps),
+        .executableTarget(name: "TCPServer", dependencies: serverDeps),
+        .executableTarget(name: "VFS", dependencies: serverDeps),
+
+        .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem"]),
+        .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer"]),
+    ]
+)

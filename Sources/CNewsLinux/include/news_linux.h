@@ -1,0 +1,116 @@
+// The only C in NEWS: what Swift cannot call directly (futex, memfd, pidfd, affinity, rdtsc,
+// PAUSE) and the shared-memory layouts, defined once here and used by every process.
+// Every layout is fixed-size and checked with _Static_assert so all sides agree.
+#ifndef NEWS_LINUX_H
+#define NEWS_LINUX_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+// ---- Messages ---------------------------------------------------------------------------
+// One fixed-size message slot. Messages carry indices into buffer pools, never pointers.
+typedef struct news_msg {
+    uint16_t kind;      // NewsIPC.MessageKind
+    uint16_t flags;
+    uint32_t len;
+    uint64_t seq;
+    uint64_t arg[6];
+} news_msg_t;
+_Static_assert(sizeof(news_msg_t) == 64, "message slot is one cache line");
+
+// ---- SPSC ring ----------------------------------------------------------------------------
+// head is written only by the producer, tail only by the consumer, each on its own cache
+// line; both are free-running 64-bit counters (slot = index & (capacity - 1)). The third
+// line is written once by newsd when it creates the region; each side also knows the
+// capacity from its launch arguments and treats a mismatch as corruption.
+#define NEWS_RING_MAGIC 0x4e455753u  /* "NEWS" */
+#define NEWS_RING_VERSION 1u
+typedef struct news_ring_header {
+    uint64_t head;
+    uint8_t _pad0[56];
+    uint64_t tail;
+    uint8_t _pad1[56];
+    uint32_t magic;
+    uint32_t version;
+    uint32_t capacity;
+    uint32_t msg_size;
+    uint8_t _pad2[48];
+} news_ring_header_t;
+_Static_assert(sizeof(news_ring_header_t) == 192, "ring header is three cache lines");
+_Static_assert(offsetof(news_ring_header_t, tail) == 64, "tail on its own cache line");
+_Static_assert(offsetof(news_ring_header_t, magic) == 128, "constants on their own line");
+
+// ---- Doorbell ---------------------------------------------------------------------------
+// One per consumer process, mapped by every producer that feeds it. The consumer sets
+// `sleeping`, re-checks its rings, then futex-waits on `seq`; a producer bumps `seq` and
+// wakes only when `sleeping` is set, so the busy path makes no system call.
+typedef struct news_doorbell {
+    uint32_t seq;
+    uint32_t sleeping;
+    uint64_t wakes;     // producer-side count of futex wakes actually issued
+    uint8_t _pad[48];
+} news_doorbell_t;
+_Static_assert(sizeof(news_doorbell_t) == 64, "doorbell is one cache line");
+
+// ---- Server status page -------------------------------------------------------------------
+// Shared by newsd and exactly one server. The server writes heartbeat, state and counters;
+// newsd writes command and generation. newsd validates everything it reads from here.
+#define NEWS_STATUS_MAGIC 0x4e535441u /* "NSTA" */
+#define NEWS_MAX_COUNTERS 48
+#define NEWS_COUNTER_NAME 40
+typedef struct news_counter {
+    char name[NEWS_COUNTER_NAME];
+    uint64_t value;
+} news_counter_t;
+_Static_assert(sizeof(news_counter_t) == 48, "counter record");
+
+typedef struct news_status_page {
+    uint32_t magic;
+    uint32_t state;        // 0 starting, 1 ready, 2 stopping
+    uint32_t command;      // fault-injection request from newsd (0 = none)
+    uint32_t ncounters;
+    uint64_t heartbeat;
+    uint64_t generation;   // incarnation number, written by newsd before each start
+    uint8_t _pad[32];
+    news_counter_t counters[NEWS_MAX_COUNTERS];
+} news_status_page_t;
+_Static_assert(offsetof(news_status_page_t, counters) == 64, "counters start on line 1");
+_Static_assert(sizeof(news_status_page_t) <= 4096, "status page fits one page");
+
+// ---- Atomics over shared memory -------------------------------------------------------------
+static inline uint64_t news_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline uint64_t news_load_relaxed_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void news_store_release_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline void news_store_relaxed_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline uint64_t news_fetch_add_u64(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+static inline uint32_t news_load_acquire_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void news_store_release_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline uint32_t news_fetch_add_u32(uint32_t *p, uint32_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t news_exchange_u32(uint32_t *p, uint32_t v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
+static inline void news_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline void news_cpu_relax(void) { __builtin_ia32_pause(); }
+static inline uint64_t news_rdtsc(void) { return __builtin_ia32_rdtsc(); }
+
+// ---- System calls glibc does not wrap (or Swift cannot call) --------------------------------
+// All return 0 / a descriptor on success and -errno on failure.
+int news_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+int news_futex_wake(uint32_t *word, int count);
+int news_memfd_create(const char *name);
+int news_pidfd_open(int pid);
+// Reaps the child behind pidfd. code: CLD_EXITED / CLD_KILLED / CLD_DUMPED; status: exit
+// status or signal number.
+int news_pidfd_reap(int pidfd, int *code, int *status);
+int news_pin_to_cpu(int cpu);
+int news_online_cpus(uint64_t *mask);   // sched_getaffinity of the caller, first 64 cpus
+int news_set_no_new_privs(void);
+int news_drop_bounding_set(void);       // bounding + ambient sets; needs CAP_SETPCAP, so call as root
+int news_clear_capabilities(void);      // capset(0): effective, permitted, inheritable
+int news_signalfd_for(const int *signals, int count);  // blocks them and returns a signalfd
+int news_signalfd_next(int fd);          // next signal number from a signalfd, -EAGAIN if none
+int news_set_ids(uint32_t uid, uint32_t gid); // setresgid then setresuid (all three ids)
+int news_die_with_parent(int expected_parent); // PR_SET_PDEATHSIG(SIGKILL), then checks the parent
+int news_accept(int fd);                 // accept4(CLOEXEC|NONBLOCK)
+int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): never allowed
+
+#endif

@@ -1,0 +1,130 @@
+#define _GNU_SOURCE
+#include "news_linux.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int neg_errno(long r) { return r < 0 ? -errno : (int)r; }
+
+// Shared (not FUTEX_PRIVATE) futexes: the word lives in a mapping shared between processes.
+int news_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000LL;
+        ts.tv_nsec = timeout_ns % 1000000000LL;
+        tsp = &ts;
+    }
+    return neg_errno(syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, NULL, 0));
+}
+
+int news_futex_wake(uint32_t *word, int count) {
+    return neg_errno(syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0));
+}
+
+int news_memfd_create(const char *name) {
+    return neg_errno(syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+}
+
+int news_pidfd_open(int pid) { return neg_errno(syscall(SYS_pidfd_open, pid, 0)); }
+
+int news_pidfd_reap(int pidfd, int *code, int *status) {
+    siginfo_t info = {0};
+    long r = syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED | WNOHANG, NULL);
+    if (r < 0) return -errno;
+    if (info.si_pid == 0) return -EAGAIN;
+    *code = info.si_code;
+    *status = info.si_status;
+    return 0;
+}
+
+int news_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return neg_errno(sched_setaffinity(0, sizeof set, &set));
+}
+
+int news_online_cpus(uint64_t *mask) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) < 0) return -errno;
+    *mask = 0;
+    for (int i = 0; i < 64; i++)
+        if (CPU_ISSET(i, &set)) *mask |= 1ULL << i;
+    return 0;
+}
+
+int news_set_no_new_privs(void) { return neg_errno(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); }
+
+int news_drop_bounding_set(void) {
+    for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+    return 0;
+}
+
+int news_clear_capabilities(void) {
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = {{0}};
+    return neg_errno(syscall(SYS_capset, &hdr, data));
+}
+
+int news_signalfd_for(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -errno;
+    return neg_errno(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+int news_signalfd_next(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n < 0) return -errno;
+    if (n != (ssize_t)sizeof info) return -EIO;
+    return (int)info.ssi_signo;
+}
+
+int news_set_ids(uint32_t uid, uint32_t gid) {
+    if (setresgid(gid, gid, gid) < 0) return -errno;
+    if (setresuid(uid, uid, uid) < 0) return -errno;
+    return 0;
+}
+
+int news_forbidden_syscall(void) { return neg_errno(socket(AF_INET, SOCK_RAW, IPPROTO_RAW)); }
+
+int news_die_with_parent(int expected_parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return -errno;
+    // The parent may have died before the prctl took effect.
+    if (expected_parent > 0 && getppid() != expected_parent) return -ESRCH;
+    return 0;
+}
+
+int news_accept(int fd) { return neg_errno(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)); }
+
+int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}

@@ -1,0 +1,186 @@
+/// How the servers exchange messages.
+public enum IPCMode: String, Sendable, CaseIterable, Equatable {
+    case shm, kernel
+}
+
+/// The validated configuration of the supervisor (newsd).
+///
+/// `Config.default` is the built-in configuration; parsing an empty file gives exactly it.
+/// Field names are the Swift spelling of the file's keys (`control_socket` → `controlSocket`,
+/// `[restart] backoff_max_ms` → `restart.backoffMaxMs`). A value built in code can be checked
+/// with `validate()`; `parse` and `validate` enforce the same rules.
+public struct Config: Sendable, Equatable {
+    /// `[heartbeat]`
+    public struct Heartbeat: Sendable, Equatable {
+        /// Interval between heartbeats, in milliseconds (20...60000).
+        public var periodMs: Int
+
+        public init(periodMs: Int = 250) {
+            self.periodMs = periodMs
+        }
+    }
+
+    /// `[restart]`
+    public struct Restart: Sendable, Equatable {
+        /// Delay before the first restart, in milliseconds (1...60000).
+        public var backoffInitialMs: Int
+        /// Upper bound on the restart delay, in milliseconds (backoffInitialMs...600000).
+        public var backoffMaxMs: Int
+        /// Restarts allowed (1...1000) ...
+        public var intensity: Int
+        /// ... within this many seconds (1...3600).
+        public var windowS: Int
+        /// Uptime in seconds after which the backoff resets (0...3600).
+        public var stableS: Int
+        /// Time a starting server has to come up, in milliseconds (100...60000).
+        public var startupTimeoutMs: Int
+
+        public init(
+            backoffInitialMs: Int = 10, backoffMaxMs: Int = 1000, intensity: Int = 5,
+            windowS: Int = 10, stableS: Int = 2, startupTimeoutMs: Int = 3000
+        ) {
+            self.backoffInitialMs = backoffInitialMs
+            self.backoffMaxMs = backoffMaxMs
+            self.intensity = intensity
+            self.windowS = windowS
+            self.stableS = stableS
+            self.startupTimeoutMs = startupTimeoutMs
+        }
+    }
+
+    /// `ipc`
+    public var ipc: IPCMode
+    /// `user`: the user the servers run as (non-empty).
+    public var user: String
+    /// `control_socket`: absolute path of the control socket (at most 107 bytes).
+    public var controlSocket: String
+    /// `control_group`: group allowed to use the control socket (non-empty).
+    public var controlGroup: String
+    /// `fault_injection`
+    public var faultInjection: Bool
+    /// `ring_capacity`: a power of two in 16...65536.
+    public var ringCapacity: Int
+    /// `spin`: bounded spin iterations before sleeping (0...1_000_000).
+    public var spin: Int
+    /// `log_level`: one of `Config.logLevels`.
+    public var logLevel: String
+    public var heartbeat: Heartbeat
+    public var restart: Restart
+    /// `[cores]`: CPU (0...63) per server; empty means newsd assigns cores round-robin.
+    public var cores: [ServerKind: Int]
+
+    public init(
+        ipc: IPCMode = .shm, user: String = "nobody", controlSocket: String = "/run/news/newsd.sock",
+        controlGroup: String = "root", faultInjection: Bool = false, ringCapacity: Int = 1024,
+        spin: Int = 2000, logLevel: String = "info", heartbeat: Heartbeat = Heartbeat(),
+        restart: Restart = Restart(), cores: [ServerKind: Int] = [:]
+    ) {
+        self.ipc = ipc
+        self.user = user
+        self.controlSocket = controlSocket
+        self.controlGroup = controlGroup
+        self.faultInjection = faultInjection
+        self.ringCapacity = ringCapacity
+        self.spin = spin
+        self.logLevel = logLevel
+        self.heartbeat = heartbeat
+        self.restart = restart
+        self.cores = cores
+    }
+
+    /// The built-in configuration.
+    public static let `default` = Config()
+
+    /// The accepted values of `log_level`, most verbose first.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// The accepted CPU numbers under `[cores]`.
+    public static let cpuRange = 0...63
+
+    /// Parses and validates a configuration file. Keys that are absent keep their defaults.
+    public static func parse(_ text: String) throws(ConfigError) -> Config {
+        let document = try TOMLDocument.parse(text)
+        var config = Config()
+        var lines: [String: Int] = [:]  // "table.key" -> line, for cross-field errors
+        for table in document.tables {
+            let name = table.path.count == 1 ? table.path[0] : table.path.isEmpty ? "" : table.name
+            if name == "cores" {
+                config.cores = try parseCores(table)
+                continue
+            }
+            guard name.isEmpty || ConfigField.tables.contains(name) else {
+                let valid = (ConfigField.tables + ["cores"]).map { "[\($0)]" }.joined(separator: ", ")
+                throw ConfigError(line: table.line, "unknown table [\(table.name)]; tables are: \(valid)")
+            }
+            let fields = ConfigField.all.filter { $0.table == name }
+            for entry in table.entries {
+                guard let field = fields.first(where: { $0.key == entry.key }) else {
+                    let place = name.isEmpty ? "at top level" : "in [\(name)]"
+                    let valid = fields.map(\.key).joined(separator: ", ")
+                    throw ConfigError(line: entry.line, key: entry.key, "unknown key \(place); keys are: \(valid)")
+                }
+                try field.assign(entry.value, to: &config, line: entry.line)
+                lines[name + "." + entry.key] = entry.line
+            }
+        }
+        try config.checkRelations(lines: lines)
+        return config
+    }
+
+    /// `parse(_:)`, with errors naming `path` (see `ConfigError.withPath(_:)`).
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> Config {
+        do {
+            return try parse(text)
+        } catch {
+            throw error.withPath(path)
+        }
+    }
+
+    /// Checks a configuration built in code against the rules `parse` enforces (errors have line 0).
+    public func validate() throws(ConfigError) {
+        var scratch = self
+        for field in ConfigField.all {
+            try field.assign(field.value(in: self), to: &scratch, line: 0)
+        }
+        for (server, cpu) in cores where !Config.cpuRange.contains(cpu) {
+            throw ConfigError(key: server.rawValue, Config.cpuMessage(found: .integer(cpu)))
+        }
+        try checkRelations(lines: [:])
+    }
+
+    private static func cpuMessage(found: TOMLValue) -> String {
+        "expected a CPU number in \(cpuRange), found \(found)"
+    }
+
+    private static func parseCores(_ table: TOMLTable) throws(ConfigError) -> [ServerKind: Int] {
+        var cores: [ServerKind: Int] = [:]
+        var seen: [ServerKind: Int] = [:]
+        for entry in table.entries {
+            guard let server = try? ServerKind.parse(entry.key) else {
+                throw ConfigError(line: entry.line, key: entry.key, UnknownServer(name: entry.key).description)
+            }
+            if let first = seen[server] {
+                throw ConfigError(line: entry.line, key: entry.key,
+                                  "server '\(server.rawValue)' already given on line \(first)")
+            }
+            guard case .integer(let cpu) = entry.value, cpuRange.contains(cpu) else {
+                throw ConfigError(line: entry.line, key: entry.key, cpuMessage(found: entry.value))
+            }
+            seen[server] = entry.line
+            cores[server] = cpu
+        }
+        return cores
+    }
+
+    /// Rules that involve more than one key.
+    private func checkRelations(lines: [String: Int]) throws(ConfigError) {
+        if restart.backoffMaxMs < restart.backoffInitialMs {
+            if let line = lines["restart.backoff_max_ms"] ?? (lines["restart.backoff_initial_ms"] == nil ? 0 : nil) {
+                throw ConfigError(line: line, key: "backoff_max_ms",
+                                  "must be >= backoff_initial_ms (\(restart.backoffInitialMs)), found \(restart.backoffMaxMs)")
+            }
+            throw ConfigError(line: lines["restart.backoff_initial_ms"] ?? 0, key: "backoff_initial_ms",
+                              "must be <= backoff_max_ms (\(restart.backoffMaxMs)), found \(restart.backoffInitialMs)")
+        }
+    }
+}

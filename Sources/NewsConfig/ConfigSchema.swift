@@ -1,0 +1,138 @@
+/// One key of the configuration file: where it lives, what it may hold, and what it means.
+/// The single source of truth for `Config.parse`, `Config.validate` and `Config.rendered`.
+struct ConfigField {
+    enum Rule {
+        case nonEmpty
+        case choice([String])
+        case socketPath
+    }
+
+    enum Kind {
+        case int(WritableKeyPath<Config, Int>, ClosedRange<Int>, powerOfTwo: Bool)
+        case bool(WritableKeyPath<Config, Bool>)
+        case string(WritableKeyPath<Config, String>, Rule)
+    }
+
+    /// "" for the top level, otherwise the table name.
+    let table: String
+    let key: String
+    let kind: Kind
+    /// One line saying what the key means (written as a comment by `rendered()`).
+    let doc: String
+
+    static let tables = ["heartbeat", "restart"]
+
+    /// Longest path that fits in `sockaddr_un.sun_path` with its terminating NUL.
+    static let maxSocketPathBytes = 107
+
+    static var all: [ConfigField] {
+        [
+            ConfigField(table: "", key: "ipc", kind: .string(\.ipcName, .choice(IPCMode.allCases.map(\.rawValue))),
+                        doc: "How servers exchange messages: \"shm\" (shared-memory rings) or \"kernel\" (kernel IPC)."),
+            ConfigField(table: "", key: "user", kind: .string(\.user, .nonEmpty),
+                        doc: "Unprivileged user the servers run as."),
+            ConfigField(table: "", key: "control_socket", kind: .string(\.controlSocket, .socketPath),
+                        doc: "Absolute path of the control socket that newsctl connects to."),
+            ConfigField(table: "", key: "control_group", kind: .string(\.controlGroup, .nonEmpty),
+                        doc: "Group whose members may use the control socket."),
+            ConfigField(table: "", key: "fault_injection", kind: .bool(\.faultInjection),
+                        doc: "Allow fault-injection commands (testing only)."),
+            ConfigField(table: "", key: "ring_capacity", kind: .int(\.ringCapacity, 16...65536, powerOfTwo: true),
+                        doc: "Slots in each IPC ring; a power of two in 16...65536."),
+            ConfigField(table: "", key: "spin", kind: .int(\.spin, 0...1_000_000, powerOfTwo: false),
+                        doc: "Spin iterations a waiting server polls before it sleeps (0...1000000)."),
+            ConfigField(table: "", key: "log_level", kind: .string(\.logLevel, .choice(Config.logLevels)),
+                        doc: "Least severe message logged: " + Config.logLevels.joined(separator: ", ") + "."),
+            ConfigField(table: "heartbeat", key: "period_ms", kind: .int(\.heartbeat.periodMs, 20...60000, powerOfTwo: false),
+                        doc: "Interval between server heartbeats, in milliseconds (20...60000)."),
+            ConfigField(table: "restart", key: "backoff_initial_ms",
+                        kind: .int(\.restart.backoffInitialMs, 1...60000, powerOfTwo: false),
+                        doc: "Delay before restarting a failed server the first time, in milliseconds (1...60000)."),
+            ConfigField(table: "restart", key: "backoff_max_ms",
+                        kind: .int(\.restart.backoffMaxMs, 1...600_000, powerOfTwo: false),
+                        doc: "Longest restart delay, in milliseconds (backoff_initial_ms...600000)."),
+            ConfigField(table: "restart", key: "intensity", kind: .int(\.restart.intensity, 1...1000, powerOfTwo: false),
+                        doc: "Restarts of a server allowed within window_s seconds (1...1000)."),
+            ConfigField(table: "restart", key: "window_s", kind: .int(\.restart.windowS, 1...3600, powerOfTwo: false),
+                        doc: "Length of the window in which intensity restarts are allowed, in seconds (1...3600)."),
+            ConfigField(table: "restart", key: "stable_s", kind: .int(\.restart.stableS, 0...3600, powerOfTwo: false),
+                        doc: "Uptime in seconds after which a server's restart backoff resets (0...3600)."),
+            ConfigField(table: "restart", key: "startup_timeout_ms",
+                        kind: .int(\.restart.startupTimeoutMs, 100...60000, powerOfTwo: false),
+                        doc: "Time a starting server has to come up, in milliseconds (100...60000)."),
+        ]
+    }
+
+    /// The field's current value in `config`, as a TOML value.
+    func value(in config: Config) -> TOMLValue {
+        switch kind {
+        case .int(let kp, _, _): .integer(config[keyPath: kp])
+        case .bool(let kp): .boolean(config[keyPath: kp])
+        case .string(let kp, _): .string(config[keyPath: kp])
+        }
+    }
+
+    /// Checks `value` and stores it into `config`; errors name `line` and the key.
+    func assign(_ value: TOMLValue, to config: inout Config, line: Int) throws(ConfigError) {
+        func fail(_ expected: String) -> ConfigError {
+            ConfigError(line: line, key: key, "expected \(expected), found \(value)")
+        }
+        switch kind {
+        case .int(let kp, let range, let powerOfTwo):
+            let expected = (powerOfTwo ? "a power of two" : "an integer") + " in \(range)"
+            guard case .integer(let v) = value, range.contains(v), !powerOfTwo || v & (v - 1) == 0 else {
+                throw fail(expected)
+            }
+            config[keyPath: kp] = v
+        case .bool(let kp):
+            guard case .boolean(let b) = value else { throw fail("true or false") }
+            config[keyPath: kp] = b
+        case .string(let kp, let rule):
+            let expected: String
+            let ok: (String) -> Bool
+            switch rule {
+            case .nonEmpty:
+                expected = "a non-empty string"
+                ok = { !$0.isEmpty }
+            case .choice(let choices):
+                expected = "one of " + choices.map(TOML.quote).joined(separator: ", ")
+                ok = { choices.contains($0) }
+            case .socketPath:
+                expected = "an absolute path (a string starting with '/') of at most \(Self.maxSocketPathBytes) bytes"
+                ok = { $0.hasPrefix("/") && $0.utf8.count <= Self.maxSocketPathBytes && !$0.utf8.contains(0) }
+            }
+            guard case .string(let s) = value, ok(s) else { throw fail(expected) }
+            config[keyPath: kp] = s
+        }
+    }
+}
+
+extension Config {
+    /// `ipc` as its file spelling; only ever set to a validated name.
+    var ipcName: String {
+        get { ipc.rawValue }
+        set { ipc = IPCMode(rawValue: newValue) ?? ipc }
+    }
+
+    /// The configuration as TOML, every key present with a comment saying what it means.
+    /// `Config.parse(c.rendered()) == c` for every valid `c`.
+    public func rendered() -> String {
+        var out = "# NEWS supervisor (newsd) configuration.\n"
+        var table: String? = nil
+        for field in ConfigField.all {
+            if field.table != table {
+                if !field.table.isEmpty { out += "\n[\(field.table)]\n" }
+                table = field.table
+            }
+            out += "# \(field.doc)\n\(field.key) = \(field.value(in: self))\n"
+        }
+        out += "\n[cores]\n"
+        out += "# CPU (\(Config.cpuRange)) to pin each server to, by server name: "
+            + ServerKind.allCases.map(\.rawValue).joined(separator: ", ")
+            + ". Empty: newsd assigns cores round-robin.\n"
+        for server in ServerKind.allCases {
+            if let cpu = cores[server] { out += "\(server.rawValue) = \(cpu)\n" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+/// The six NEWS servers. The raw value is the name used everywhere: in the config file, on
+/// the `newsctl` command line, in logs and as the executable's name.
+public enum ServerKind: String, CaseIterable, Sendable, Codable, Comparable {
+    case nicdriver, packetfilter, ipserver, udpserver, tcpserver, vfs
+
+    /// The executable built from this server's target (Sources/<Target>).
+    public var executable: String { rawValue }
+
+    public static func < (a: ServerKind, b: ServerKind) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// Parses a user-supplied name; the error lists the valid names.
+    public static func parse(_ name: String) throws(UnknownServer) -> ServerKind {
+        guard let kind = ServerKind(rawValue: name.lowercased()) else { throw UnknownServer(name: name) }
+        return kind
+    }
+}
+
+public struct UnknownServer: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String {
+        "unknown server '\(name)'; servers are: " + ServerKind.allCases.map(\.rawValue).joined(separator: ", ")
+    }
+}
+
+/// Either end of a channel: a server, or newsd itself (which injects probe traffic).
+public enum Endpoint: Hashable, Sendable, CustomStringConvertible {
+    case newsd
+    case server(ServerKind)
+    public var description: String {
+        switch self {
+        case .newsd: "newsd"
+        case .server(let s): s.rawValue
+        }
+    }
+}
+
+/// The channel graph. Side A is the end nearer the application ("upper"), side B the end
+/// nearer the wire ("lower"). Each channel carries one ring per direction.
+public struct ChannelSpec: Hashable, Sendable {
+    public let name: String
+    public let upper: Endpoint
+    public let lower: Endpoint
+}
+
+public enum Topology {
+    public static let channels: [ChannelSpec] = [
+        ChannelSpec(name: "newsd-vfs", upper: .newsd, lower: .server(.vfs)),
+        ChannelSpec(name: "vfs-udp", upper: .server(.vfs), lower: .server(.udpserver)),
+        ChannelSpec(name: "vfs-tcp", upper: .server(.vfs), lower: .server(.tcpserver)),
+        ChannelSpec(name: "udp-ip", upper: .server(.udpserver), lower: .server(.ipserver)),
+        ChannelSpec(name: "tcp-ip", upper: .server(.tcpserver), lower: .server(.ipserver)),
+        ChannelSpec(name: "ip-pf", upper: .server(.ipserver), lower: .server(.packetfilter)),
+        ChannelSpec(name: "pf-nic", upper: .server(.packetfilter), lower: .server(.nicdriver)),
+    ]
+
+    public static func channels(of endpoint: Endpoint) -> [ChannelSpec] {
+        channels.filter { $0.upper == endpoint || $0.lower == endpoint }
+    }
+}

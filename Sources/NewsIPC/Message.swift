@@ -1,0 +1,37 @@
+import CNewsLinux
+
+/// One 64-byte channel message (layout in news_linux.h). Messages carry indices into buffer
+/// pools, never pointers; receivers validate every field they use.
+public typealias Message = news_msg_t
+
+public enum MessageKind: UInt16, Sendable {
+    /// A probe travels newsd → vfs → udp|tcp → ip → pf → nic and back, each server adding a
+    /// hop; newsd checks order and hop count. It proves every channel on the path carries
+    /// traffic (and is what `newsctl probe` and the restart tests use).
+    case probe = 1
+}
+
+public enum ProbeRoute: UInt64, Sendable { case udp = 0, tcp = 1 }
+
+extension Message {
+    public init(kind: MessageKind, seq: UInt64, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)) {
+        self.init()
+        self.kind = kind.rawValue
+        self.seq = seq
+        self.arg = args
+    }
+
+    /// Probe fields: arg.0 route, arg.1 hops so far, arg.2 send timestamp (ns).
+    public static func probe(seq: UInt64, route: ProbeRoute, sentAt: UInt64) -> Message {
+        Message(kind: .probe, seq: seq, args: (route.rawValue, 0, sentAt, 0, 0, 0))
+    }
+
+    public var probeRoute: ProbeRoute? { ProbeRoute(rawValue: arg.0) }
+    public var probeHops: UInt64 {
+        get { arg.1 }
+        set { arg.1 = newValue }
+    }
+}
+
+/// Number of servers a probe passes through, down and back up (nic reflects it once).
+public let probeHopsRoundTrip: UInt64 = 9

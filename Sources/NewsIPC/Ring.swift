@@ -1,0 +1,172 @@
+import CNewsLinux
+
+/// Why a ring endpoint refused to go on. A ring's indices live in memory the peer can write,
+/// so every index read from it is checked before it is used.
+public enum RingError: Error, Equatable, CustomStringConvertible, Sendable {
+    case badHeader(magic: UInt32, version: UInt32, capacity: UInt32)
+    case corrupt(head: UInt64, tail: UInt64, capacity: UInt64)
+
+    public var description: String {
+        switch self {
+        case let .badHeader(m, v, c): "ring header invalid (magic \(m), version \(v), capacity \(c))"
+        case let .corrupt(h, t, c): "ring indices corrupt (head \(h), tail \(t), capacity \(c)): peer wrote garbage"
+        }
+    }
+}
+
+/// Byte layout of one ring: header then `capacity` slots.
+public enum RingLayout {
+    public static func bytes(capacity: Int) -> Int { MemoryLayout<news_ring_header_t>.size + capacity * MemoryLayout<Message>.size }
+
+    /// Called by newsd when it creates a region (and by tests). `start` is the initial value
+    /// of both free-running indices; tests start near UInt64.max to exercise index wrap.
+    public static func initialize(_ base: UnsafeMutableRawPointer, capacity: Int, start: UInt64 = 0) {
+        let h = base.assumingMemoryBound(to: news_ring_header_t.self)
+        h.pointee.magic = NEWS_RING_MAGIC
+        h.pointee.version = NEWS_RING_VERSION
+        h.pointee.capacity = UInt32(capacity)
+        h.pointee.msg_size = UInt32(MemoryLayout<Message>.size)
+        news_store_release_u64(&h.pointee.tail, start)
+        news_store_release_u64(&h.pointee.head, start)
+    }
+
+    static func validate(_ h: UnsafeMutablePointer<news_ring_header_t>, capacity: Int) throws(RingError) {
+        let p = h.pointee
+        guard p.magic == NEWS_RING_MAGIC, p.version == NEWS_RING_VERSION, p.capacity == UInt32(capacity),
+              p.msg_size == UInt32(MemoryLayout<Message>.size), capacity > 0, capacity & (capacity - 1) == 0
+        else { throw .badHeader(magic: p.magic, version: p.version, capacity: p.capacity) }
+    }
+}
+
+/// The producing end of an SPSC ring. Only this end writes `head`; it keeps its own copy and
+/// reloads the consumer's `tail` only when the ring looks full.
+public struct RingProducer {
+    let header: UnsafeMutablePointer<news_ring_header_t>
+    let slots: UnsafeMutablePointer<Message>
+    public let capacity: UInt64
+    private let mask: UInt64
+    private var head: UInt64
+    private var tail: UInt64
+
+    /// Attaches to an initialized ring; the capacity is the caller's own knowledge (from its
+    /// launch arguments), never taken from shared memory. A restarted producer adopts `head`
+    /// after checking it against `tail`.
+    public init(at base: UnsafeMutableRawPointer, capacity: Int) throws(RingError) {
+        header = base.assumingMemoryBound(to: news_ring_header_t.self)
+        try RingLayout.validate(header, capacity: capacity)
+        slots = (base + MemoryLayout<news_ring_header_t>.size).assumingMemoryBound(to: Message.self)
+        self.capacity = UInt64(capacity)
+        mask = UInt64(capacity - 1)
+        head = news_load_acquire_u64(&header.pointee.head)
+        tail = news_load_acquire_u64(&header.pointee.tail)
+        guard head &- tail <= self.capacity else { throw .corrupt(head: head, tail: tail, capacity: self.capacity) }
+    }
+
+    /// Enqueues as many of `messages` as fit; returns how many. Throws if the consumer's
+    /// tail is impossible (ahead of head, or more than a ring behind).
+    @inline(__always)
+    public mutating func send(_ messages: UnsafeBufferPointer<Message>) throws(RingError) -> Int {
+        var free = capacity &- (head &- tail)
+        if free < UInt64(messages.count) {
+            let t = news_load_acquire_u64(&header.pointee.tail)
+            guard head &- t <= capacity else { throw .corrupt(head: head, tail: t, capacity: capacity) }
+            tail = t
+            free = capacity &- (head &- tail)
+        }
+        let n = Int(min(free, UInt64(messages.count)))
+        guard n > 0 else { return 0 }
+        for i in 0..<n { slots[Int((head &+ UInt64(i)) & mask)] = messages[i] }
+        head &+= UInt64(n)
+        news_store_release_u64(&header.pointee.head, head)
+        return n
+    }
+
+    /// Messages sent in this ring's lifetime (as seen by the producer).
+    public var sentIndex: UInt64 { head }
+}
+
+/// The consuming end of an SPSC ring. Only this end writes `tail`.
+public struct RingConsumer {
+    let header: UnsafeMutablePointer<news_ring_header_t>
+    let slots: UnsafeMutablePointer<Message>
+    public let capacity: UInt64
+    private let mask: UInt64
+    private var head: UInt64
+    private var tail: UInt64
+
+    public init(at base: UnsafeMutableRawPointer, capacity: Int) throws(RingError) {
+        header = base.assumingMemoryBound(to: news_ring_header_t.self)
+        try RingLayout.validate(header, capacity: capacity)
+        slots = (base + MemoryLayout<news_ring_header_t>.size).assumingMemoryBound(to: Message.self)
+        self.capacity = UInt64(capacity)
+        mask = UInt64(capacity - 1)
+        tail = news_load_acquire_u64(&header.pointee.tail)
+        head = news_load_acquire_u64(&header.pointee.head)
+        guard head &- tail <= self.capacity else { throw .corrupt(head: head, tail: tail, capacity: self.capacity) }
+    }
+
+    /// Dequeues up to `out.count` messages; returns how many. Throws, without reading any
+    /// slot, if the producer's head is impossible.
+    @inline(__always)
+    public mutating func receive(into out: UnsafeMutableBufferPointer<Message>) throws(RingError) -> Int {
+        if head == tail {
+            let h = news_load_acquire_u64(&header.pointee.head)
+            guard h &- tail <= capacity else { throw .corrupt(head: h, tail: tail, capacity: capacity) }
+            head = h
+            if head == tail { return 0 }
+        }
+        let n = Int(min(head &- tail, UInt64(out.count)))
+        for i in 0..<n { out[i] = slots[Int((tail &+ UInt64(i)) & mask)] }
+        tail &+= UInt64(n)
+        news_store_release_u64(&header.pointee.tail, tail)
+        return n
+    }
+
+    /// True if a message is waiting (one acquire load; no system call).
+    @inline(__always)
+    public var hasInput: Bool {
+        mutating get {
+            if head != tail { return true }
+            return news_load_acquire_u64(&header.pointee.head) != tail
+        }
+    }
+
+    /// After a restart with a corrupt ring, the consumer may discard whatever the producer
+    /// claims is queued and start again from the producer's head, if that head is sane.
+    public mutating func resynchronize() {
+        let h = news_load_acquire_u64(&header.pointee.head)
+        head = h
+        tail = h
+        news_store_release_u64(&header.pointee.tail, h)
+    }
+
+    public var receivedIndex: UInt64 { tail }
+}
+
+/// Recovery for a restarted endpoint whose ring indices are inconsistent (a crash, or a peer
+/// that scribbled). Each side only ever rewrites the index it owns: the consumer moves its
+/// tail to the producer's head (dropping what was queued), the producer moves its head back
+/// to the consumer's tail. Returns whether anything was repaired.
+public enum RingRepair {
+    @discardableResult
+    public static func repairAsConsumer(at base: UnsafeMutableRawPointer, capacity: Int) throws(RingError) -> Bool {
+        let h = base.assumingMemoryBound(to: news_ring_header_t.self)
+        try RingLayout.validate(h, capacity: capacity)
+        let head = news_load_acquire_u64(&h.pointee.head)
+        let tail = news_load_acquire_u64(&h.pointee.tail)
+        guard head &- tail > UInt64(capacity) else { return false }
+        news_store_release_u64(&h.pointee.tail, head)
+        return true
+    }
+
+    @discardableResult
+    public static func repairAsProducer(at base: UnsafeMutableRawPointer, capacity: Int) throws(RingError) -> Bool {
+        let h = base.assumingMemoryBound(to: news_ring_header_t.self)
+        try RingLayout.validate(h, capacity: capacity)
+        let head = news_load_acquire_u64(&h.pointee.head)
+        let tail = news_load_acquire_u64(&h.pointee.tail)
+        guard head &- tail > UInt64(capacity) else { return false }
+        news_store_release_u64(&h.pointee.head, tail)
+        return true
+    }
+}

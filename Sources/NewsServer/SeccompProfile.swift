@@ -1,0 +1,27 @@
+import NewsConfig
+
+/// Per-server system-call allowlists. Everything not listed kills the process (the filter's
+/// default action), which newsd reports as a seccomp violation.
+public enum SeccompProfile {
+    /// What the server loop itself needs once it is confined: channel I/O (futex, the
+    /// kernel-path socket calls, poll), memory management for the Swift runtime, time,
+    /// logging to an inherited stderr, and the calls abort()/raise() make.
+    static let base: [String] = [
+        "read", "write", "writev", "close", "futex", "poll", "ppoll",
+        "sendto", "recvfrom", "sendmsg", "recvmsg",
+        "mmap", "munmap", "mremap", "madvise", "brk", "mprotect",
+        "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "sched_yield",
+        "getpid", "gettid", "getrandom", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
+        "tgkill", "restart_syscall", "exit", "exit_group",
+    ]
+
+    /// Extra calls a server needs beyond the loop. Empty for all six today: the foundation's
+    /// servers only move messages. Protocol work adds here, per server, what it must (for
+    /// example the NIC driver's reads and writes on its TAP descriptor are already `read`/
+    /// `write`), so no server carries another's privileges.
+    static let extras: [ServerKind: [String]] = [:]
+
+    public static func allowlist(for server: ServerKind) -> [String] {
+        base + (extras[server] ?? [])
+    }
+}

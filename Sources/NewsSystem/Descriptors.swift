@@ -1,0 +1,110 @@
+import CNewsLinux
+import Glibc
+
+/// Thin wrappers over descriptor calls, so that nothing outside NewsSystem imports Glibc for
+/// system calls.
+public enum FD {
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    public static func setCloexec(_ fd: Int32, _ on: Bool) throws(SystemError) {
+        let flags = try sys(fcntl(fd, F_GETFD), "fcntl(F_GETFD)")
+        try sys(fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), "fcntl(F_SETFD)")
+    }
+
+    public static func setNonBlocking(_ fd: Int32) throws(SystemError) {
+        let flags = try sys(fcntl(fd, F_GETFL), "fcntl(F_GETFL)")
+        try sys(fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl(F_SETFL)")
+    }
+
+    public static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) >= 0 }
+
+    /// Writes all of `bytes`, retrying on EINTR and short writes.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("write")
+            }
+            done += n
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ text: String) throws(SystemError) {
+        try writeAll(fd, Array(text.utf8))
+    }
+
+    /// For last-gasp messages (bad arguments, start-up failure) where there is no one left
+    /// to report a write error to.
+    public static func writeAllIgnoringErrors(_ fd: Int32, _ text: String) {
+        try? writeAll(fd, text)
+    }
+
+    /// One read; returns [] at end of file. EAGAIN surfaces as a SystemError.
+    public static func read(_ fd: Int32, max: Int = 65536) throws(SystemError) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: max)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, max) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read")
+            }
+            buf.removeSubrange(n...)
+            return buf
+        }
+    }
+
+    /// Reads a whole (small) file such as /proc/PID/status.
+    public static func readFile(_ path: String) throws(SystemError) -> String {
+        let fd = try sys(open(path, O_RDONLY | O_CLOEXEC), "open \(path)")
+        defer { Glibc.close(fd) }
+        var out: [UInt8] = []
+        while true {
+            let chunk = try read(fd)
+            if chunk.isEmpty { break }
+            out += chunk
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+public enum Clock {
+    /// CLOCK_MONOTONIC in nanoseconds (vDSO: no system call).
+    @inline(__always) public static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// Wall-clock seconds and nanoseconds since the epoch, for log timestamps.
+    public static func wall() -> (seconds: Int, nanos: Int) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (ts.tv_sec, ts.tv_nsec)
+    }
+
+    @inline(__always) public static func cycles() -> UInt64 { news_rdtsc() }
+
+    public static func sleep(nanos: UInt64) {
+        var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+        var left = timespec()
+        while nanosleep(&ts, &left) < 0 && errno == EINTR { ts = left }
+    }
+}
+
+public enum Proc {
+    public static var pid: Int32 { getpid() }
+    public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
+    public static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
+    public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+    public static func raise(_ signal: Int32) { _ = Glibc.raise(signal) }
+    public static func abort() -> Never { Glibc.abort() }
+    /// Path of the running executable, from /proc/self/exe.
+    public static func executablePath() -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,32 @@
+import CNewsLinux
+
+/// Futex wait/wake on a 32-bit word in shared memory (process-shared futexes).
+public enum Futex {
+    /// Sleeps while `*word == expected`, at most `timeoutNanos` (nil: forever). Returns false
+    /// on timeout; spurious returns are possible and callers re-check their condition.
+    @discardableResult
+    public static func wait(_ word: UnsafeMutablePointer<UInt32>, expected: UInt32, timeoutNanos: UInt64?) -> Bool {
+        let r = news_futex_wait(word, expected, timeoutNanos.map { Int64(clamping: $0) } ?? -1)
+        return r != -110 // ETIMEDOUT
+    }
+
+    public static func wake(_ word: UnsafeMutablePointer<UInt32>, count: Int32 = 1) {
+        _ = news_futex_wake(word, count)
+    }
+}
+
+public enum CPU {
+    @inline(__always) public static func relax() { news_cpu_relax() }
+
+    /// Pins the calling thread to one CPU.
+    public static func pin(to cpu: Int) throws(SystemError) {
+        try shim(news_pin_to_cpu(Int32(cpu)), "sched_setaffinity cpu \(cpu)")
+    }
+
+    /// CPUs this process may run on (first 64).
+    public static func allowed() throws(SystemError) -> [Int] {
+        var mask: UInt64 = 0
+        try shim(news_online_cpus(&mask), "sched_getaffinity")
+        return (0..<64).filter { mask & (1 << UInt64($0)) != 0 }
+    }
+}

@@ -1,0 +1,57 @@
+/// The confinement-relevant fields of /proc/PID/status, which newsd checks before it trusts
+/// a server with traffic (and which the tests check too).
+public struct ProcStatus: Equatable, Sendable {
+    public var uid: UInt32?            // effective uid
+    public var capEff: UInt64?
+    public var seccomp: Int?           // 2 = filter mode
+    public var noNewPrivs: Int?
+    public var cpusAllowed: String?    // Cpus_allowed_list, e.g. "1" or "0-1"
+    public var state: String?
+
+    public init() {}
+
+    /// Parses the text of a status file; unknown or malformed lines are skipped.
+    public static func parse(_ text: String) -> ProcStatus {
+        var s = ProcStatus()
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon]
+            let value = line[line.index(after: colon)...].trimmingWhitespace()
+            switch key {
+            case "Uid":
+                let ids = value.split(whereSeparator: { $0 == "\t" || $0 == " " })
+                if ids.count >= 2 { s.uid = UInt32(ids[1]) }
+            case "CapEff": s.capEff = UInt64(value, radix: 16)
+            case "Seccomp": s.seccomp = Int(value)
+            case "NoNewPrivs": s.noNewPrivs = Int(value)
+            case "Cpus_allowed_list": s.cpusAllowed = String(value)
+            case "State": s.state = String(value)
+            default: break
+            }
+        }
+        return s
+    }
+
+    public static func read(pid: Int32) throws(SystemError) -> ProcStatus {
+        parse(try FD.readFile("/proc/\(pid)/status"))
+    }
+
+    /// Whether the process is confined as NEWS requires; nil if so, else what is wrong.
+    public func confinementProblem(expectedCPU: Int) -> String? {
+        if uid == nil || uid == 0 { return "runs as root (uid \(uid.map(String.init) ?? "?"))" }
+        if capEff != 0 { return "has capabilities (CapEff \(capEff.map { String($0, radix: 16) } ?? "?"))" }
+        if seccomp != 2 { return "no seccomp filter (Seccomp \(seccomp.map(String.init) ?? "?"))" }
+        if noNewPrivs != 1 { return "no_new_privs not set" }
+        if cpusAllowed != String(expectedCPU) { return "pinned to \(cpusAllowed ?? "?"), not cpu \(expectedCPU)" }
+        return nil
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return s
+    }
+}

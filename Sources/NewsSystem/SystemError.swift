@@ -1,0 +1,29 @@
+import Glibc
+
+/// A failed system call: which operation and the errno it returned.
+public struct SystemError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let operation: String
+    public let errno: Int32
+
+    public init(_ operation: String, errno: Int32 = Glibc.errno) {
+        self.operation = operation
+        self.errno = errno
+    }
+
+    public var description: String { "\(operation): \(String(cString: strerror(errno))) (errno \(errno))" }
+    public var isWouldBlock: Bool { errno == EAGAIN || errno == EWOULDBLOCK }
+}
+
+/// Checks a libc-style return (-1 and errno on failure).
+@inline(__always) @discardableResult
+public func sys(_ result: Int32, _ operation: @autoclosure () -> String) throws(SystemError) -> Int32 {
+    if result < 0 { throw SystemError(operation()) }
+    return result
+}
+
+/// Checks a shim-style return (-errno on failure).
+@inline(__always) @discardableResult
+public func shim(_ result: Int32, _ operation: @autoclosure () -> String) throws(SystemError) -> Int32 {
+    if result < 0 { throw SystemError(operation(), errno: -result) }
+    return result
+}

@@ -1,0 +1,93 @@
+import CNewsLinux
+import Glibc
+
+/// Unix-domain sockets: newsd's control socket (stream, peer credentials checked) and the
+/// kernel-path channels (SOCK_SEQPACKET socketpairs, one message per send/recv).
+public enum UnixSocket {
+    public struct Credentials: Sendable, Equatable {
+        public let pid: Int32
+        public let uid: UInt32
+        public let gid: UInt32
+    }
+
+    public static func seqpacketPair() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        try sys(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds), "socketpair")
+        return (fds[0], fds[1])
+    }
+
+    private static func address(_ path: String) throws(SystemError) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw SystemError("socket path too long: \(path)", errno: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        return addr
+    }
+
+    /// Listens on `path` (replacing a stale socket file) with `mode` permissions and owner
+    /// group `group`, so only root and that group can connect.
+    public static func listen(path: String, mode: mode_t, group: UInt32) throws(SystemError) -> Int32 {
+        let fd = try sys(socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0), "socket")
+        var addr = try address(path)
+        unlink(path)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if r < 0 { let e = SystemError("bind \(path)"); close(fd); throw e }
+        if chmod(path, mode) < 0 || chown(path, 0, group) < 0 { let e = SystemError("chmod/chown \(path)"); close(fd); throw e }
+        try sys(Glibc.listen(fd, 64), "listen")
+        return fd
+    }
+
+    public static func connect(path: String) throws(SystemError) -> Int32 {
+        let fd = try sys(socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket")
+        var addr = try address(path)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if r < 0 { let e = SystemError("connect \(path)"); close(fd); throw e }
+        return fd
+    }
+
+    /// Accepts one pending connection, or nil if none is pending.
+    public static func accept(_ fd: Int32) throws(SystemError) -> Int32? {
+        let c = news_accept(fd)
+        if c < 0 {
+            if -c == EAGAIN || -c == EWOULDBLOCK || -c == EINTR || -c == ECONNABORTED { return nil }
+            throw SystemError("accept", errno: -c)
+        }
+        return c
+    }
+
+    public static func peerCredentials(_ fd: Int32) throws(SystemError) -> Credentials {
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        try shim(news_peer_credentials(fd, &pid, &uid, &gid), "getsockopt(SO_PEERCRED)")
+        return Credentials(pid: pid, uid: uid, gid: gid)
+    }
+
+    public static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    public static func unlinkPath(_ path: String) { unlink(path) }
+}
+
+/// poll(2) over a set of descriptors.
+public enum Poll {
+    public struct Entry { public var fd: Int32; public var readable = false; public var hangup = false
+        public init(fd: Int32) { self.fd = fd } }
+
+    /// Waits up to `timeoutMillis` (-1: forever) for any of `entries` to become readable.
+    public static func wait(_ entries: inout [Entry], timeoutMillis: Int32) {
+        var pfds = entries.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        let r = poll(&pfds, nfds_t(pfds.count), timeoutMillis)
+        for i in entries.indices {
+            entries[i].readable = r > 0 && pfds[i].revents & Int16(POLLIN) != 0
+            entries[i].hangup = r > 0 && pfds[i].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+        }
+    }
+}

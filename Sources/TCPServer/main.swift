@@ -1,0 +1,5 @@
+// TCPServer: TCP connections.
+// The process shell is the shared server runtime; this server's protocol core plugs in there.
+import NewsServer
+
+ServerRuntime.main(.tcpserver)
