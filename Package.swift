@@ -33,7 +33,7 @@ let package = Package(
         ]),
         .target(name: "NewsIPC", dependencies: ["NewsSystem", "CNewsLinux"]),
         .target(name: "NewsConfig"),
-        .target(name: "NewsControl", dependencies: ["NewsIPC"]),
+        .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig",
             "NewsIPC", "NewsSystem", .product(name: "Logging", package: "swift-log"),

@@ -95,6 +95,7 @@ public enum Clock {
 
 public enum Proc {
     public static var pid: Int32 { getpid() }
+    public static var effectiveUID: UInt32 { geteuid() }
     public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
     public static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
     public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

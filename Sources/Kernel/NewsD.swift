@@ -1,0 +1,67 @@
+import ArgumentParser
+import Logging
+import NewsConfig
+import NewsSystem
+
+@main
+struct NewsD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "newsd",
+        abstract: "The NEWS supervisor: creates the shared memory and channels, starts every server confined and pinned, restarts them when they crash or hang.")
+
+    @Option(name: .shortAndLong, help: "TOML configuration file (default: the built-in configuration).")
+    var config: String?
+
+    @Option(help: "Override the config's ipc: shm or kernel.")
+    var ipc: IPCMode?
+
+    @Flag(help: "Allow `newsctl crash` (fault injection) for testing.")
+    var faultInjection = false
+
+    @Option(help: "Override the config's control socket path.")
+    var controlSocket: String?
+
+    @Option(help: "Directory holding the server executables (default: newsd's own directory).")
+    var binDir: String?
+
+    @Flag(help: "Print the built-in configuration and exit.")
+    var printDefaultConfig = false
+
+    @Flag(help: "Check the configuration and exit.")
+    var checkConfig = false
+
+    func run() throws {
+        if printDefaultConfig {
+            print(Config.default.rendered(), terminator: "")
+            return
+        }
+        var cfg = Config.default
+        if let path = config {
+            let text: String
+            do { text = try FD.readFile(path) } catch { throw ValidationError("cannot read config: \(error)") }
+            do { cfg = try Config.parse(text, path: path) } catch { throw ValidationError(error.description) }
+        }
+        if let ipc { cfg.ipc = ipc }
+        if faultInjection { cfg.faultInjection = true }
+        if let controlSocket { cfg.controlSocket = controlSocket }
+        do { try cfg.validate() } catch { throw ValidationError(error.description) }
+        if checkConfig {
+            print("configuration ok")
+            return
+        }
+        NewsLogHandler.bootstrap(level: Logger.Level(rawValue: cfg.logLevel) ?? .info)
+        guard Proc.effectiveUID == 0 else {
+            throw ValidationError("newsd must run as root: it creates confined, unprivileged server processes")
+        }
+        let dir = binDir ?? Proc.executablePath().map { path in String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) } ?? "."
+        do {
+            let supervisor = try Supervisor(config: cfg, binDir: dir)
+            try supervisor.run()
+        } catch {
+            Logger(label: "newsd").critical("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension IPCMode: ExpressibleByArgument {}

@@ -1,0 +1,84 @@
+import NewsConfig
+import NewsIPC
+import NewsSystem
+
+/// Everything newsd creates before any server starts and keeps for its whole life, so that a
+/// restarted server finds the same memory: one status page and one doorbell per process, and
+/// per channel either a shared-memory region (two rings) or a SOCK_SEQPACKET socketpair.
+final class Plumbing {
+    let shm: Bool
+    let capacity: Int
+    private(set) var statusPages: [ServerKind: SharedRegion] = [:]
+    private(set) var doorbells: [Endpoint: SharedRegion] = [:]
+    private(set) var regions: [String: SharedRegion] = [:]
+    private(set) var socketPairs: [String: (upper: Int32, lower: Int32)] = [:]
+
+    init(config: Config, cores: CoreMap) throws(SystemError) {
+        shm = config.ipc == .shm
+        capacity = config.ringCapacity
+        for server in ServerKind.allCases {
+            let page = try SharedRegion.create(name: "status-\(server.rawValue)", size: StatusPage.regionSize)
+            Confinement.placeRegion(page.base, size: page.size, nearCPU: cores[server])
+            statusPages[server] = page
+        }
+        for endpoint in [Endpoint.newsd] + ServerKind.allCases.map(Endpoint.server) {
+            doorbells[endpoint] = try SharedRegion.create(name: "doorbell-\(endpoint)", size: Doorbell.regionSize)
+        }
+        for spec in Topology.channels {
+            if shm {
+                let region = try SharedRegion.create(name: "chan-\(spec.name)", size: ChannelLayout.regionSize(capacity: capacity))
+                if case .server(let lower) = spec.lower {
+                    Confinement.placeRegion(region.base, size: region.size, nearCPU: cores[lower])
+                }
+                ChannelLayout.initialize(region.base, capacity: capacity)
+                regions[spec.name] = region
+            } else {
+                let (a, b) = try UnixSocket.seqpacketPair()
+                socketPairs[spec.name] = (a, b)
+            }
+        }
+    }
+
+    func status(_ server: ServerKind) -> StatusPage { StatusPage(at: statusPages[server]!.base) }
+    func doorbell(_ endpoint: Endpoint) -> Doorbell { Doorbell(at: doorbells[endpoint]!.base) }
+
+    /// The descriptors a server inherits (in order, from 3 up) and the channel ends that
+    /// describe them on its command line.
+    func handOver(to server: ServerKind) -> (descriptors: [Int32], channels: [LaunchArguments.ChannelEnd]) {
+        var fds: [Int32] = [statusPages[server]!.fd, doorbells[.server(server)]!.fd]
+        var ends: [LaunchArguments.ChannelEnd] = []
+        for spec in Topology.channels(of: .server(server)) {
+            let side: ChannelSide = spec.upper == .server(server) ? .upper : .lower
+            let peer = side == .upper ? spec.lower : spec.upper
+            let fd = 3 + Int32(fds.count)
+            if shm {
+                fds += [regions[spec.name]!.fd, doorbells[peer]!.fd]
+                ends.append(.init(name: spec.name, side: side, fd: fd, peerBellFD: fd + 1))
+            } else {
+                let pair = socketPairs[spec.name]!
+                fds.append(side == .upper ? pair.upper : pair.lower)
+                ends.append(.init(name: spec.name, side: side, fd: fd, peerBellFD: -1))
+            }
+        }
+        return (fds, ends)
+    }
+
+    /// newsd's own end of its channel to vfs (the probe path).
+    func newsdChannel() throws(RingError) -> any Channel {
+        let name = "newsd-vfs"
+        if shm {
+            return try ShmChannel(name: name, base: regions[name]!.base, capacity: capacity, side: .upper,
+                                  peerBell: doorbell(.server(.vfs)))
+        }
+        return KernelChannel(name: name, fd: socketPairs[name]!.upper)
+    }
+
+    /// Releases every region and socket: with the servers gone, nothing of NEWS remains.
+    func close() {
+        for r in statusPages.values { r.unmap(); r.closeDescriptor() }
+        for r in doorbells.values { r.unmap(); r.closeDescriptor() }
+        for r in regions.values { r.unmap(); r.closeDescriptor() }
+        for p in socketPairs.values { FD.close(p.upper); FD.close(p.lower) }
+        statusPages = [:]; doorbells = [:]; regions = [:]; socketPairs = [:]
+    }
+}

@@ -1,0 +1,191 @@
+import Logging
+import NewsConfig
+import NewsControl
+import NewsIPC
+import NewsSystem
+
+/// newsd's core: starts every server confined and pinned, watches them through pidfds and
+/// heartbeats, restarts them by policy, and answers newsctl. Single-threaded: one poll loop.
+final class Supervisor {
+    let config: Config
+    let log = Logger(label: "newsd")
+    let plumbing: Plumbing
+    let cores: CoreMap
+    let user: Confinement.User
+    let controlGroup: UInt32
+    let binDir: String
+    let startedAt = Clock.nanos()
+    var slots: [ServerKind: ServerSlot] = [:]
+    let probe: ProbeEngine
+    let ownBell: Doorbell?
+    var listenFD: Int32 = -1
+    var signalFD: Int32 = -1
+    var clients: [ControlConnection] = []
+    var shuttingDown = false
+    var counters = KernelCounters()
+
+    var period: UInt64 { UInt64(config.heartbeat.periodMs) * 1_000_000 }
+
+    init(config: Config, binDir: String) throws {
+        self.config = config
+        self.binDir = binDir
+        cores = try CoreMap(configured: config.cores, allowed: try CPU.allowed())
+        user = try Confinement.lookupUser(config.user)
+        guard user.uid != 0 else { throw SystemError("user '\(config.user)' is root; servers must run unprivileged", errno: 1) }
+        controlGroup = try Confinement.lookupGroup(config.controlGroup)
+        plumbing = try Plumbing(config: config, cores: cores)
+        probe = ProbeEngine(channel: try plumbing.newsdChannel(), window: min(64, config.ringCapacity / 4))
+        ownBell = config.ipc == .shm ? plumbing.doorbell(.newsd) : nil
+        let r = config.restart
+        let policy = RestartPolicy(
+            initialBackoff: UInt64(r.backoffInitialMs) * 1_000_000, maxBackoff: UInt64(r.backoffMaxMs) * 1_000_000,
+            intensity: r.intensity, window: UInt64(r.windowS) * 1_000_000_000, stable: UInt64(r.stableS) * 1_000_000_000)
+        for kind in ServerKind.allCases {
+            slots[kind] = ServerSlot(kind: kind, cpu: cores[kind], spin: cores.sharesCore(kind) ? 0 : config.spin, policy: policy)
+        }
+    }
+
+    // MARK: - Starting and stopping servers
+
+    func start(_ kind: ServerKind, fresh: Bool) {
+        guard var slot = slots[kind] else { return }
+        slot.generation += 1
+        plumbing.status(kind).prepare(generation: slot.generation, fresh: fresh)
+        let (fds, ends) = plumbing.handOver(to: kind)
+        let args = LaunchArguments(
+            server: kind.rawValue, start: fresh ? .fresh : .restart, generation: slot.generation,
+            shm: config.ipc == .shm, ringCapacity: config.ringCapacity, spin: slot.spin,
+            heartbeatMillis: config.heartbeat.periodMs, cpu: slot.cpu, uid: user.uid, gid: user.gid,
+            parentPID: Proc.pid, logLevel: config.logLevel, channels: ends)
+        let now = Clock.nanos()
+        slot.startedAt = now
+        slot.lastBeat = 0
+        slot.lastBeatChange = now
+        slot.restartAt = nil
+        slot.killReason = nil
+        slot.operatorRestart = false
+        do {
+            slot.child = try Child.spawn(
+                path: binDir + "/" + kind.executable, arguments: [kind.executable] + args.encode(),
+                // The Swift backtracer would exec a helper on a crash; under seccomp that
+                // turns every crash into SIGSYS, so it is off for servers.
+                environment: ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"], descriptors: fds)
+            slot.state = .starting
+            log.info("started \(kind.rawValue) pid \(slot.child!.pid) cpu \(slot.cpu) (\(fresh ? "fresh" : "restart"), generation \(slot.generation))")
+        } catch {
+            log.error("cannot start \(kind.rawValue): \(error)")
+            slots[kind] = slot
+            exited(kind, reason: "spawn failed: \(error)")
+            return
+        }
+        slots[kind] = slot
+    }
+
+    func kill(_ kind: ServerKind, reason: String) {
+        guard var slot = slots[kind], let child = slot.child else { return }
+        if slot.killReason == nil { slot.killReason = reason }
+        child.kill()
+        slots[kind] = slot
+    }
+
+    /// A server process ended (reaped) or could not be started.
+    func exited(_ kind: ServerKind, reason: String) {
+        guard var slot = slots[kind] else { return }
+        let now = Clock.nanos()
+        if let child = slot.child { child.closePidFD() }
+        slot.child = nil
+        slot.lastExit = reason
+        defer { slots[kind] = slot }
+        if shuttingDown { slot.state = .stopped; return }
+        if slot.operatorRestart {
+            log.notice("\(kind.rawValue) stopped for restart (\(reason))")
+            slot.policy.reset()
+            slot.state = .backoff
+            slot.restartAt = now
+            return
+        }
+        switch slot.policy.exited(at: now, uptime: now &- slot.startedAt) {
+        case .restart(let delay):
+            log.warning("\(kind.rawValue) exited: \(reason); restarting in \(delay / 1_000_000) ms")
+            slot.state = .backoff
+            slot.restartAt = now &+ delay
+        case .fail(let exits):
+            log.critical("\(kind.rawValue) exited: \(reason); \(exits) exits within \(config.restart.windowS) s exceeds the limit of \(config.restart.intensity): marked failed (newsctl restart \(kind.rawValue) to try again)")
+            slot.state = .failed
+        }
+    }
+
+    // MARK: - Periodic supervision
+
+    /// Start-up checks, heartbeats and due restarts. Returns the nanoseconds until it next
+    /// needs to run.
+    func supervise(now: UInt64) -> UInt64 {
+        var next = period / 4
+        for kind in ServerKind.allCases {
+            guard var slot = slots[kind] else { continue }
+            let status = plumbing.status(kind)
+            switch slot.state {
+            case .starting:
+                next = min(next, 2_000_000)
+                if status.state == .ready {
+                    checkConfinement(&slot, now: now)
+                } else if now &- slot.startedAt > UInt64(config.restart.startupTimeoutMs) * 1_000_000 {
+                    slots[kind] = slot
+                    kill(kind, reason: "start-up timeout (\(config.restart.startupTimeoutMs) ms without ready)")
+                    continue
+                }
+            case .running:
+                let beat = status.heartbeat
+                if beat != slot.lastBeat {
+                    slot.lastBeat = beat
+                    slot.lastBeatChange = now
+                } else if now &- slot.lastBeatChange >= 2 * period {
+                    let silent = (now &- slot.lastBeatChange) / 1_000_000
+                    slots[kind] = slot
+                    kill(kind, reason: "hang: no heartbeat for \(silent) ms (period \(config.heartbeat.periodMs) ms)")
+                    continue
+                }
+            case .backoff:
+                if let at = slot.restartAt {
+                    if now >= at {
+                        slot.restarts += 1
+                        counters.restarts += 1
+                        slots[kind] = slot
+                        start(kind, fresh: false)
+                        continue
+                    }
+                    next = min(next, at - now)
+                }
+            case .failed, .stopped:
+                break
+            }
+            slots[kind] = slot
+        }
+        return next
+    }
+
+    /// newsd trusts a server with traffic only once /proc shows it confined as required.
+    private func checkConfinement(_ slot: inout ServerSlot, now: UInt64) {
+        guard let pid = slot.pid else { return }
+        let problem: String?
+        do { problem = try ProcStatus.read(pid: pid).confinementProblem(expectedCPU: slot.cpu) } catch {
+            problem = "cannot read /proc/\(pid)/status: \(error)"
+        }
+        if let problem {
+            log.error("\(slot.kind.rawValue) pid \(pid) failed its confinement check: \(problem)")
+            slot.killReason = "confinement check failed: \(problem)"
+            slot.child?.kill()
+            return
+        }
+        slot.state = .running
+        slot.lastBeatChange = now
+        log.info("\(slot.kind.rawValue) pid \(pid) ready and confined in \((now &- slot.startedAt) / 1_000) µs")
+    }
+}
+
+/// newsd's own counters, shown by `newsctl stats` beside the servers'.
+struct KernelCounters {
+    var restarts: UInt64 = 0
+    var controlRequests: UInt64 = 0
+    var controlRejected: UInt64 = 0
+}

@@ -1,0 +1,62 @@
+import NewsConfig
+import NewsIPC
+
+/// A request on newsd's control socket: one line of text, answered by one JSON object (a
+/// `Reply`) after which newsd closes the connection.
+public enum ControlRequest: Equatable, Sendable {
+    case status
+    case stats
+    case restart(ServerKind)
+    case crash(ServerKind, FaultCommand)
+    case probe(count: Int)
+    case stop
+
+    public static let maxProbeCount = 10_000_000
+
+    public var line: String {
+        switch self {
+        case .status: "status"
+        case .stats: "stats"
+        case .restart(let s): "restart \(s.rawValue)"
+        case .crash(let s, let how): "crash \(s.rawValue) \(how.name)"
+        case .probe(let n): "probe \(n)"
+        case .stop: "stop"
+        }
+    }
+
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let description: String
+        public init(_ d: String) { description = d }
+    }
+
+    public static func parse(_ line: String) throws(Invalid) -> ControlRequest {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let verb = words.first else { throw Invalid("empty request") }
+        func server(_ i: Int) throws(Invalid) -> ServerKind {
+            guard words.count > i else { throw Invalid("\(verb): missing server name") }
+            do { return try ServerKind.parse(words[i]) } catch { throw Invalid(error.description) }
+        }
+        func arity(_ n: Int) throws(Invalid) {
+            guard words.count == n else { throw Invalid("\(verb): expected \(n - 1) argument(s), got \(words.count - 1)") }
+        }
+        switch verb {
+        case "status": try arity(1); return .status
+        case "stats": try arity(1); return .stats
+        case "stop": try arity(1); return .stop
+        case "restart": try arity(2); return .restart(try server(1))
+        case "crash":
+            try arity(3)
+            let s = try server(1)
+            guard let how = FaultCommand(name: words[2]) else {
+                throw Invalid("crash: unknown fault '\(words[2])'; one of " + FaultCommand.allCases.map(\.name).joined(separator: ", "))
+            }
+            return .crash(s, how)
+        case "probe":
+            try arity(2)
+            guard let n = Int(words[1]), (1...maxProbeCount).contains(n) else { throw Invalid("probe: count must be 1...\(maxProbeCount)") }
+            return .probe(count: n)
+        default:
+            throw Invalid("unknown request '\(verb)'")
+        }
+    }
+}

@@ -1,0 +1,97 @@
+/// newsd's answer to a control request, encoded as JSON (`newsctl --json` prints it as is).
+public struct Reply: Codable, Sendable, Equatable {
+    public var ok: Bool
+    public var error: String?
+    public var message: String?
+    public var status: SystemStatus?
+    public var stats: SystemStats?
+    public var probe: ProbeResult?
+
+    public init(ok: Bool = true, error: String? = nil, message: String? = nil, status: SystemStatus? = nil,
+                stats: SystemStats? = nil, probe: ProbeResult? = nil) {
+        self.ok = ok; self.error = error; self.message = message
+        self.status = status; self.stats = stats; self.probe = probe
+    }
+
+    public static func failure(_ error: String) -> Reply { Reply(ok: false, error: error) }
+}
+
+public struct SystemStatus: Codable, Sendable, Equatable {
+    public var ipc: String
+    public var pid: Int32
+    public var uptimeSeconds: Double
+    public var faultInjection: Bool
+    public var heartbeatMillis: Int
+    public var servers: [ServerStatus]
+    public init(ipc: String, pid: Int32, uptimeSeconds: Double, faultInjection: Bool, heartbeatMillis: Int, servers: [ServerStatus]) {
+        self.ipc = ipc; self.pid = pid; self.uptimeSeconds = uptimeSeconds; self.faultInjection = faultInjection
+        self.heartbeatMillis = heartbeatMillis; self.servers = servers
+    }
+}
+
+public struct ServerStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var pid: Int32?
+    public var core: Int
+    /// starting, running, backoff, failed, stopped
+    public var state: String
+    public var restarts: Int
+    public var uptimeSeconds: Double?
+    public var lastExit: String?
+    public var generation: UInt64
+    public init(name: String, pid: Int32?, core: Int, state: String, restarts: Int, uptimeSeconds: Double?, lastExit: String?, generation: UInt64) {
+        self.name = name; self.pid = pid; self.core = core; self.state = state; self.restarts = restarts
+        self.uptimeSeconds = uptimeSeconds; self.lastExit = lastExit; self.generation = generation
+    }
+}
+
+public struct Counter: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: UInt64
+    public init(name: String, value: UInt64) { self.name = name; self.value = value }
+}
+
+public struct SystemStats: Codable, Sendable, Equatable {
+    public struct Server: Codable, Sendable, Equatable {
+        public var name: String
+        public var counters: [Counter]
+        /// Counter records that failed validation (the server wrote garbage there).
+        public var invalidCounters: Int
+        public init(name: String, counters: [Counter], invalidCounters: Int) {
+            self.name = name; self.counters = counters; self.invalidCounters = invalidCounters
+        }
+    }
+    public struct Channel: Codable, Sendable, Equatable {
+        public var name: String
+        public var upper: String
+        public var lower: String
+        public var downSent: UInt64
+        public var downReceived: UInt64
+        public var upSent: UInt64
+        public var upReceived: UInt64
+        public init(name: String, upper: String, lower: String, downSent: UInt64, downReceived: UInt64, upSent: UInt64, upReceived: UInt64) {
+            self.name = name; self.upper = upper; self.lower = lower
+            self.downSent = downSent; self.downReceived = downReceived; self.upSent = upSent; self.upReceived = upReceived
+        }
+    }
+    public var servers: [Server]
+    public var channels: [Channel]
+    public init(servers: [Server], channels: [Channel]) { self.servers = servers; self.channels = channels }
+}
+
+public struct ProbeResult: Codable, Sendable, Equatable {
+    public var sent: Int
+    public var received: Int
+    public var lost: Int
+    public var outOfOrder: Int
+    public var duplicates: Int
+    public var badHops: Int
+    public var seconds: Double
+    public var rttP50Micros: Double
+    public var rttP99Micros: Double
+    public init(sent: Int, received: Int, lost: Int, outOfOrder: Int, duplicates: Int, badHops: Int, seconds: Double, rttP50Micros: Double, rttP99Micros: Double) {
+        self.sent = sent; self.received = received; self.lost = lost; self.outOfOrder = outOfOrder
+        self.duplicates = duplicates; self.badHops = badHops; self.seconds = seconds
+        self.rttP50Micros = rttP50Micros; self.rttP99Micros = rttP99Micros
+    }
+}
