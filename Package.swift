@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "newsbench", dependencies: [
-            "NewsIPC", "NewsSystem",
+            "NewsIPC", "NewsSystem", "CNewsLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "NICDriver", dependencies: serverDeps),

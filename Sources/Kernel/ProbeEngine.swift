@@ -59,7 +59,7 @@ final class ProbeEngine {
         // Send more while the window has room.
         while r.sent < r.count && r.sent - r.received - r.writtenOff < window {
             let seq = r.firstSeq + UInt64(r.sent)
-                let route: ProbeRoute = seq % 2 == 0 ? .udp : .tcp
+            let route: ProbeRoute = seq % 2 == 0 ? .udp : .tcp
             guard (try? channel.send(Message.probe(seq: seq, route: route, sentAt: now))) == true else { break }
             r.sent += 1
             totalSent &+= 1

@@ -138,4 +138,35 @@ public final class KernelChannel: Channel {
 
     public var hasInput: Bool { true }
     public var pollDescriptor: Int32? { fd }
+
+    /// Blocks in recv(2) for one message: the kernel path at its cheapest, one system call
+    /// per message (used by benchmarks, where a single channel is all there is to wait on).
+    public func receiveBlocking(into out: UnsafeMutablePointer<Message>) throws(ChannelError) {
+        while true {
+            let r = recv(fd, out, MemoryLayout<Message>.size, Int32(MSG_TRUNC))
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw .system(SystemError("recv on \(name)"))
+            }
+            if r == 0 { throw .peerClosed }
+            if r == MemoryLayout<Message>.size { return }
+            malformed &+= 1
+        }
+    }
+
+    /// Blocks in send(2) for one message.
+    public func sendBlocking(_ message: Message) throws(ChannelError) {
+        var m = message
+        while Glibc.send(fd, &m, MemoryLayout<Message>.size, Int32(MSG_NOSIGNAL)) < 0 {
+            if errno == EINTR { continue }
+            if errno == EPIPE || errno == ECONNRESET { throw .peerClosed }
+            throw .system(SystemError("send on \(name)"))
+        }
+    }
+
+    /// Waits until the socket can take another message (after `send` returned short).
+    public func waitWritable(timeoutMillis: Int32) {
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&p, 1, timeoutMillis)
+    }
 }

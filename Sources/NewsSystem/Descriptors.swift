@@ -86,6 +86,8 @@ public enum Clock {
 
     @inline(__always) public static func cycles() -> UInt64 { news_rdtsc() }
 
+    public static func yield() { sched_yield() }
+
     public static func sleep(nanos: UInt64) {
         var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
         var left = timespec()

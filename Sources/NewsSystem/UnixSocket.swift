@@ -73,6 +73,11 @@ public enum UnixSocket {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// One datagram of arbitrary bytes (tests use it to play a peer that sends garbage).
+    public static func sendRaw(fd: Int32, _ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
     public static func unlinkPath(_ path: String) { unlink(path) }
 }
 
