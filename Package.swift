@@ -60,8 +60,8 @@ let package = Package(
         .executableTarget(name: "TCPServer", dependencies: serverDeps),
         .executableTarget(name: "VFS", dependencies: serverDeps),
 
-        .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem"]),
+        .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem", "CNewsLinux"]),
         .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
-        .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )

@@ -2,6 +2,7 @@
 /// a server with traffic (and which the tests check too).
 public struct ProcStatus: Equatable, Sendable {
     public var uid: UInt32?            // effective uid
+    public var uids: [UInt32] = []     // real, effective, saved, filesystem
     public var capEff: UInt64?
     public var seccomp: Int?           // 2 = filter mode
     public var noNewPrivs: Int?
@@ -20,7 +21,8 @@ public struct ProcStatus: Equatable, Sendable {
             switch key {
             case "Uid":
                 let ids = value.split(whereSeparator: { $0 == "\t" || $0 == " " })
-                if ids.count >= 2 { s.uid = UInt32(ids[1]) }
+                s.uids = ids.compactMap { UInt32($0) }
+                if s.uids.count >= 2 { s.uid = s.uids[1] }
             case "CapEff": s.capEff = UInt64(value, radix: 16)
             case "Seccomp": s.seccomp = Int(value)
             case "NoNewPrivs": s.noNewPrivs = Int(value)
@@ -38,7 +40,8 @@ public struct ProcStatus: Equatable, Sendable {
 
     /// Whether the process is confined as NEWS requires; nil if so, else what is wrong.
     public func confinementProblem(expectedCPU: Int) -> String? {
-        if uid == nil || uid == 0 { return "runs as root (uid \(uid.map(String.init) ?? "?"))" }
+        // All four: a saved or real uid of 0 would let the process become root again.
+        if uids.count != 4 || uids.contains(0) { return "runs with root ids (Uid \(uids.map(String.init).joined(separator: " ")))" }
         if capEff != 0 { return "has capabilities (CapEff \(capEff.map { String($0, radix: 16) } ?? "?"))" }
         if seccomp != 2 { return "no seccomp filter (Seccomp \(seccomp.map(String.init) ?? "?"))" }
         if noNewPrivs != 1 { return "no_new_privs not set" }
