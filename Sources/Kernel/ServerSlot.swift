@@ -1,4 +1,5 @@
 import NewsConfig
+import NewsControl
 import NewsSystem
 
 /// newsd's record of one server across all its incarnations.
@@ -14,6 +15,8 @@ struct ServerSlot {
     var startedAt: UInt64 = 0
     var restarts = 0
     var lastExit: String?
+    var exits: [ExitRecord] = []
+    static let exitHistory = 32
     /// Why newsd itself killed the server (hang, start-up timeout, failed confinement check,
     /// operator restart); reported instead of the bare SIGKILL.
     var killReason: String?

@@ -135,7 +135,7 @@ extension Supervisor {
             let s = slots[kind]!
             let up = s.child != nil && s.state == .running ? Double(now &- s.startedAt) / 1e9 : nil
             return ServerStatus(name: kind.rawValue, pid: s.pid, core: s.cpu, state: s.state.rawValue, restarts: s.restarts,
-                                uptimeSeconds: up, lastExit: s.lastExit, generation: s.generation)
+                                uptimeSeconds: up, lastExit: s.lastExit, generation: s.generation, exits: s.exits)
         }
         return SystemStatus(ipc: config.ipc.rawValue, pid: Proc.pid, uptimeSeconds: Double(now &- startedAt) / 1e9,
                             faultInjection: config.faultInjection, heartbeatMillis: config.heartbeat.periodMs, servers: servers)

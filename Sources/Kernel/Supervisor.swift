@@ -92,7 +92,11 @@ final class Supervisor {
     func exited(_ kind: ServerKind, reason: String) {
         guard var slot = slots[kind] else { return }
         let now = Clock.nanos()
-        if let child = slot.child { child.closePidFD() }
+        slot.child?.closePidFD()
+        // pid 0: the server never ran (spawn failed).
+        slot.exits.append(ExitRecord(pid: slot.child?.pid ?? 0, generation: slot.generation, at: Double(now &- startedAt) / 1e9,
+                                     uptimeSeconds: Double(now &- slot.startedAt) / 1e9, reason: reason))
+        if slot.exits.count > ServerSlot.exitHistory { slot.exits.removeFirst() }
         slot.child = nil
         slot.lastExit = reason
         defer { slots[kind] = slot }

@@ -39,9 +39,24 @@ public struct ServerStatus: Codable, Sendable, Equatable {
     public var uptimeSeconds: Double?
     public var lastExit: String?
     public var generation: UInt64
-    public init(name: String, pid: Int32?, core: Int, state: String, restarts: Int, uptimeSeconds: Double?, lastExit: String?, generation: UInt64) {
+    /// The most recent exits, oldest first (newsd keeps a bounded history per server).
+    public var exits: [ExitRecord]
+    public init(name: String, pid: Int32?, core: Int, state: String, restarts: Int, uptimeSeconds: Double?, lastExit: String?,
+                generation: UInt64, exits: [ExitRecord]) {
         self.name = name; self.pid = pid; self.core = core; self.state = state; self.restarts = restarts
-        self.uptimeSeconds = uptimeSeconds; self.lastExit = lastExit; self.generation = generation
+        self.uptimeSeconds = uptimeSeconds; self.lastExit = lastExit; self.generation = generation; self.exits = exits
+    }
+}
+
+public struct ExitRecord: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var generation: UInt64
+    /// Seconds since newsd started.
+    public var at: Double
+    public var uptimeSeconds: Double
+    public var reason: String
+    public init(pid: Int32, generation: UInt64, at: Double, uptimeSeconds: Double, reason: String) {
+        self.pid = pid; self.generation = generation; self.at = at; self.uptimeSeconds = uptimeSeconds; self.reason = reason
     }
 }
 

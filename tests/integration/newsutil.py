@@ -1,7 +1,7 @@
 """Shared helpers for the NEWS integration tests: where the binaries are, and `News`, one
 running newsd with its six servers, driven through newsctl."""
 
-import json
+import json as jsonlib
 import os
 import signal
 import subprocess
@@ -18,10 +18,9 @@ def binary(name):
     return str(BIN / name)
 
 
-def run(*args, timeout=60, **kw):
-    """Runs a program (a NEWS binary by bare name), capturing text output."""
-    argv = [binary(args[0]) if "/" not in args[0] and (BIN / args[0]).exists() else args[0], *args[1:]]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+def run(name, *args, timeout=60, prefix=()):
+    """Runs the NEWS binary `name` (after `prefix`, e.g. setpriv), capturing text output."""
+    return subprocess.run([*prefix, binary(name), *args], capture_output=True, text=True, timeout=timeout)
 
 
 def wait_for(pred, timeout, interval=0.02, what="condition"):
@@ -65,7 +64,7 @@ def toml_value(v):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
-    return json.dumps(v)
+    return jsonlib.dumps(v)
 
 
 def render_config(settings):
@@ -158,7 +157,7 @@ class News:
         if not json:
             return p
         try:
-            reply = _json.loads(p.stdout)
+            reply = jsonlib.loads(p.stdout)
         except ValueError:
             return None
         if reply.get("status"):
@@ -198,8 +197,6 @@ class News:
         """Waits until `name` runs with a pid other than `old_pid` and `restarts` restarts."""
         def back():
             s = self.server(name)
-            return s if s["state"] == "running" and s["pid"] not in (None, old_pid) and s["restarts"] == restarts else None
+            return s if s["state"] == "running" and s.get("pid") not in (None, old_pid) and s["restarts"] == restarts else None
         return wait_for(back, timeout, what=f"{name} running again with a new pid and {restarts} restarts")
 
-
-_json = json

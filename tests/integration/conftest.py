@@ -1,0 +1,52 @@
+"""Fixtures for the NEWS integration tests (helpers live in newsutil.py).
+
+`start_news(**config)` starts a newsd with its control socket, config and log in the test's
+tmp dir and waits until all six servers run; every newsd it started is stopped at teardown
+(SIGTERM, then SIGKILL, then any leftover server pid is killed), and newsd's log is printed
+when the test failed."""
+
+import os
+
+import pytest
+
+from newsutil import BIN, SERVERS, News
+
+
+def pytest_configure(config):
+    missing = [n for n in ["newsd", "newsctl", "newsbench", *SERVERS] if not (BIN / n).exists()]
+    if missing:
+        raise pytest.UsageError(f"NEWS_BIN={BIN} lacks {', '.join(missing)}")
+    if os.geteuid() != 0:
+        raise pytest.UsageError("the NEWS integration tests must run as root (newsd requires it)")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, "rep_" + report.when, report)
+    return report
+
+
+@pytest.fixture
+def start_news(tmp_path, request):
+    started = []
+
+    def start(ipc="shm", subdir=None, **settings):
+        d = tmp_path / (subdir or f"news{len(started)}")
+        d.mkdir()
+        news = News(d, ipc=ipc, **settings)
+        started.append(news)
+        return news.start()
+
+    yield start
+    failed = any(getattr(request.node, "rep_" + w, None) and getattr(request.node, "rep_" + w).failed
+                 for w in ("setup", "call"))
+    for news in started:
+        news.stop()
+        if failed:
+            print(f"----- newsd log ({news.log_path}) -----\n{news.log()}")
+
+
+@pytest.fixture(params=["shm", "kernel"])
+def ipc(request):
+    return request.param

@@ -1,0 +1,34 @@
+"""Stats: after a probe, every channel's counters balance (sent == received both ways) and
+carry at least the probe's share, every server counts forwarded probes, and no counter
+record is invalid."""
+
+from newsutil import SERVERS
+
+N = 1000
+
+
+def test_stats_balance_after_probe(start_news, ipc):
+    news = start_news(ipc=ipc)
+    news.assert_probe_ok(N)
+
+    def balanced():
+        stats = news.stats()
+        chans = stats["channels"]
+        ok = all(c["down_sent"] == c["down_received"] and c["up_sent"] == c["up_received"] for c in chans)
+        return stats if ok else None
+    stats = news.wait_for(balanced, 1, what="channel counters to balance")
+
+    chans = {c["name"]: c for c in stats["channels"]}
+    assert len(chans) == 7, sorted(chans)
+    for name, c in chans.items():
+        need = N if name in ("newsd-vfs", "ip-pf", "pf-nic") else N // 2
+        for key in ("down_sent", "down_received", "up_sent", "up_received"):
+            assert c[key] >= need, f"{name} {key} = {c[key]} < {need}"
+
+    servers = {s["name"]: s for s in stats["servers"]}
+    assert stats["servers"][0]["name"] == "newsd"
+    assert sorted(servers) == sorted(SERVERS + ["newsd"])
+    for name in SERVERS:
+        counters = {c["name"]: c["value"] for c in servers[name]["counters"]}
+        assert counters.get("probes_forwarded", 0) > 0, f"{name}: {counters}"
+    assert all(s["invalid_counters"] == 0 for s in stats["servers"]), stats["servers"]
