@@ -102,9 +102,11 @@ public final class ServerRuntime {
             for (i, ch) in channels.enumerated() {
                 let n: Int
                 do { n = try ch.receive(into: batch) } catch {
-                    if !quarantined[i] { log.error("channel \(ch.name): \(error); not following it") }
-                    quarantined[i] = true
-                    counters.bump(counters.ringCorrupt)
+                    if !quarantined[i] {
+                        log.error("channel \(ch.name): \(error); not following it")
+                        counters.bump(counters.ringCorrupt)
+                        quarantined[i] = true
+                    }
                     continue
                 }
                 if quarantined[i] { log.notice("channel \(ch.name) is sane again"); quarantined[i] = false }
@@ -119,7 +121,10 @@ public final class ServerRuntime {
             if !worked {
                 if !args.shm { countMalformed() }
                 counters.bump(counters.sleeps)
-                waiter.wait(channels, timeoutNanos: idleTimeout) { status.command != 0 }
+                // A quarantined ring may claim input forever; it is re-checked once per
+                // wake-up instead of keeping the server from sleeping.
+                let live = channels.indices.filter { !quarantined[$0] }.map { channels[$0] }
+                waiter.wait(live, timeoutNanos: idleTimeout) { status.command != 0 }
             }
         }
     }
