@@ -38,20 +38,20 @@ struct NewsD: ParsableCommand {
         var cfg = Config.default
         if let path = config {
             let text: String
-            do { text = try FD.readFile(path) } catch { throw ValidationError("cannot read config: \(error)") }
-            do { cfg = try Config.parse(text, path: path) } catch { throw ValidationError(error.description) }
+            do { text = try FD.readFile(path) } catch { throw StartFailure("cannot read config: \(error)") }
+            do { cfg = try Config.parse(text, path: path) } catch { throw StartFailure(error.description) }
         }
         if let ipc { cfg.ipc = ipc }
         if faultInjection { cfg.faultInjection = true }
         if let controlSocket { cfg.controlSocket = controlSocket }
-        do { try cfg.validate() } catch { throw ValidationError(error.description) }
+        do { try cfg.validate() } catch { throw StartFailure(error.description) }
         if checkConfig {
             print("configuration ok")
             return
         }
         NewsLogHandler.bootstrap(level: Logger.Level(rawValue: cfg.logLevel) ?? .info)
         guard Proc.effectiveUID == 0 else {
-            throw ValidationError("newsd must run as root: it creates confined, unprivileged server processes")
+            throw StartFailure("newsd must run as root: it creates confined, unprivileged server processes")
         }
         let dir = binDir ?? Proc.executablePath().map { path in String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) } ?? "."
         do {
@@ -65,3 +65,10 @@ struct NewsD: ParsableCommand {
 }
 
 extension IPCMode: ExpressibleByArgument {}
+
+/// A configuration or environment problem (not a command-line mistake): printed as
+/// "Error: ..." without the usage text, exit code 1.
+struct StartFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

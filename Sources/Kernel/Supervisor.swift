@@ -144,9 +144,11 @@ final class Supervisor {
                     slot.lastBeat = beat
                     slot.lastBeatChange = now
                 } else if now &- slot.lastBeatChange >= 2 * period {
+                    // Measured from the check that last saw the counter move, so the real
+                    // silence may be up to one check interval (period/4) longer.
                     let silent = (now &- slot.lastBeatChange) / 1_000_000
                     slots[kind] = slot
-                    kill(kind, reason: "hang: no heartbeat for \(silent) ms (period \(config.heartbeat.periodMs) ms)")
+                    kill(kind, reason: "hang: heartbeat stalled for at least \(silent) ms (period \(config.heartbeat.periodMs) ms)")
                     continue
                 }
             case .backoff:

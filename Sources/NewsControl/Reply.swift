@@ -41,6 +41,21 @@ public struct ServerStatus: Codable, Sendable, Equatable {
     public var generation: UInt64
     /// The most recent exits, oldest first (newsd keeps a bounded history per server).
     public var exits: [ExitRecord]
+    /// Optional fields are written as null rather than left out, so scripts can rely on
+    /// every key being there.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(core, forKey: .core)
+        try c.encode(state, forKey: .state)
+        try c.encode(restarts, forKey: .restarts)
+        try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try c.encode(lastExit, forKey: .lastExit)
+        try c.encode(generation, forKey: .generation)
+        try c.encode(exits, forKey: .exits)
+    }
+
     public init(name: String, pid: Int32?, core: Int, state: String, restarts: Int, uptimeSeconds: Double?, lastExit: String?,
                 generation: UInt64, exits: [ExitRecord]) {
         self.name = name; self.pid = pid; self.core = core; self.state = state; self.restarts = restarts

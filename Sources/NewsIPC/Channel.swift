@@ -88,8 +88,9 @@ public final class ShmChannel: Channel {
     public var hasInput: Bool { rx.hasInput }
     public var pollDescriptor: Int32? { nil }
 
-    /// Drops whatever is queued toward us and resumes from the producer's head.
-    public func resynchronize() { rx.resynchronize() }
+    /// Fault injection: publishes an impossible head on our transmit ring (our own copy
+    /// stays right, so the next send repairs it).
+    public func scribbleOwnHead() { tx.scribbleHead() }
 }
 
 public final class KernelChannel: Channel {
@@ -138,6 +139,9 @@ public final class KernelChannel: Channel {
 
     public var hasInput: Bool { true }
     public var pollDescriptor: Int32? { fd }
+
+    /// Fault injection: one datagram of the wrong size.
+    public func sendGarbage() { UnixSocket.sendRaw(fd: fd, [UInt8](repeating: 0xEE, count: 13)) }
 
     /// Blocks in recv(2) for one message: the kernel path at its cheapest, one system call
     /// per message (used by benchmarks, where a single channel is all there is to wait on).

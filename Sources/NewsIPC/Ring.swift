@@ -83,6 +83,11 @@ public struct RingProducer {
 
     /// Messages sent in this ring's lifetime (as seen by the producer).
     public var sentIndex: UInt64 { head }
+
+    /// Fault injection: publishes a head the consumer must refuse.
+    public func scribbleHead() {
+        news_store_release_u64(&header.pointee.head, head &+ capacity &* 1000 &+ 7)
+    }
 }
 
 /// The consuming end of an SPSC ring. Only this end writes `tail`.
@@ -131,15 +136,6 @@ public struct RingConsumer {
             if head != tail { return true }
             return news_load_acquire_u64(&header.pointee.head) != tail
         }
-    }
-
-    /// After a restart with a corrupt ring, the consumer may discard whatever the producer
-    /// claims is queued and start again from the producer's head, if that head is sane.
-    public mutating func resynchronize() {
-        let h = news_load_acquire_u64(&header.pointee.head)
-        head = h
-        tail = h
-        news_store_release_u64(&header.pointee.tail, h)
     }
 
     public var receivedIndex: UInt64 { tail }

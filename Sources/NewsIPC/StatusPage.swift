@@ -104,7 +104,9 @@ public struct StatusPage: @unchecked Sendable {
 
 /// Fault-injection commands newsd posts to a server's status page (`newsctl crash`).
 public enum FaultCommand: UInt32, CaseIterable, Sendable {
-    case segv = 1, abort, kill, hang, exit, syscall
+    /// `scribble` is not a crash: the server corrupts the index (or, on the kernel path,
+    /// sends a wrong-sized datagram) that a neighbour reads from it; nothing may restart.
+    case segv = 1, abort, kill, hang, exit, syscall, scribble
     public var name: String { String(describing: self) }
     public init?(name: String) {
         guard let c = FaultCommand.allCases.first(where: { $0.name == name }) else { return nil }

@@ -123,7 +123,7 @@ public final class ServerRuntime {
                 counters.bump(counters.sleeps)
                 // A quarantined ring may claim input forever; it is re-checked once per
                 // wake-up instead of keeping the server from sleeping.
-                let live = channels.indices.filter { !quarantined[$0] }.map { channels[$0] }
+                let live = quarantined.contains(true) ? channels.indices.filter { !quarantined[$0] }.map { channels[$0] } : channels
                 waiter.wait(live, timeoutNanos: idleTimeout) { status.command != 0 }
             }
         }
@@ -176,6 +176,13 @@ public final class ServerRuntime {
         case .kill: Proc.raise(9)
         case .hang: while true { Clock.sleep(nanos: 1_000_000_000) }
         case .exit: Proc.exitImmediately(3)
+        case .scribble:
+            // Play a broken peer: corrupt what the neighbour reads from us. The neighbour
+            // must notice, count it and carry on; our next send repairs the index.
+            guard let i = router.ports.indices.first(where: { router.ports[$0].peer != .newsd }) else { return }
+            if let shm = channels[i] as? ShmChannel { shm.scribbleOwnHead() } else if let k = channels[i] as? KernelChannel {
+                k.sendGarbage()
+            }
         case .syscall:
             let r = Confinement.attemptForbiddenSyscall()
             log.critical("forbidden system call was allowed (returned \(r))")

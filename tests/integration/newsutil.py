@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(os.environ.get("NEWS_BIN", "/work/main/.build/release"))
+BIN = Path(os.environ.get("NEWS_BIN", Path(__file__).resolve().parents[2] / ".build" / "release"))
 SERVERS = ["nicdriver", "packetfilter", "ipserver", "udpserver", "tcpserver", "vfs"]
 IPC_MODES = ["shm", "kernel"]
 

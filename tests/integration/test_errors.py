@@ -25,8 +25,9 @@ def test_bad_config_names_line_and_key(tmp_path, case):
     path = tmp_path / "cfg.toml"
     path.write_text(text)
     p = run("newsd", "--config", str(path), "--check-config")
-    assert p.returncode != 0, p.stdout
+    assert p.returncode == 1, p.stdout
     assert f"{path}:{line}:" in p.stderr and needle in p.stderr, p.stderr
+    assert "Usage:" not in p.stderr, "a config error is not a command-line mistake: " + p.stderr
     if case == "unknown_server":
         assert all(s in p.stderr for s in SERVERS), p.stderr
 

@@ -18,7 +18,7 @@ def test_hang_is_detected_and_recovered(start_news, ipc):
 
     last_exit = after.get("last_exit") or ""
     assert last_exit.startswith("hang"), last_exit
-    m = re.search(r"no heartbeat for (\d+) ms \(period (\d+) ms\)", last_exit)
+    m = re.search(r"heartbeat stalled for at least (\d+) ms \(period (\d+) ms\)", last_exit)
     assert m, last_exit
     silence, period = int(m.group(1)), int(m.group(2))
     assert period == PERIOD
