@@ -35,10 +35,10 @@ final class BenchLink {
     }
 
     /// Starts the peer pinned to `cpu` in `role`.
-    func spawnPeer(role: String, cpu: Int, messages: Int = 0, spin: Int = 0) throws -> Child {
+    func spawnPeer(role: String, cpu: Int, messages: Int = 0, spin: Int = 0, batch: Int = 0) throws -> Child {
         guard let exe = Proc.executablePath() else { throw SystemError("cannot find newsbench's own path", errno: 2) }
         let args = ["newsbench", "peer", "--role", role, "--ipc", shm ? "shm" : "kernel", "--capacity", String(capacity),
-                    "--cpu", String(cpu), "--messages", String(messages), "--spin", String(spin)]
+                    "--cpu", String(cpu), "--messages", String(messages), "--spin", String(spin), "--batch", String(batch)]
         return try Child.spawn(path: exe, arguments: args, environment: ["SWIFT_BACKTRACE=enable=no"], descriptors: peerFDs)
     }
 

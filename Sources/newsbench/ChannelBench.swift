@@ -74,7 +74,7 @@ struct ChannelBench: ParsableCommand {
     /// Messages per second from us to a sink that checks every one.
     func throughput(shm: Bool, peerCPU: Int, spin: Int, count: Int) throws -> Double {
         let link = try BenchLink(shm: shm, capacity: 1024)
-        let peer = try link.spawnPeer(role: "sink", cpu: peerCPU, messages: count, spin: spin)
+        let peer = try link.spawnPeer(role: "sink", cpu: peerCPU, messages: count, spin: spin, batch: 64)
         let t0 = Clock.nanos()
         try RingTest.produce(link, count: count, batchSizes: [16], yieldWhenFull: spin == 0)
         let errors = try RingTest.awaitAck(link, expecting: count, spin: spin)

@@ -12,6 +12,7 @@ struct Peer: ParsableCommand {
     @Option var cpu: Int
     @Option var messages: Int = 0
     @Option var spin: Int = 0
+    @Option(help: "Receive batch size; 0 rotates through several (the ring test).") var batch: Int = 0
 
     static let stopKind: UInt16 = 0xFFFF
 
@@ -65,7 +66,7 @@ struct Peer: ParsableCommand {
     /// sequence number and a pattern derived from it. Acknowledges with one message whose
     /// seq is the count received and arg.0 the number of errors.
     func sink(_ channel: any Channel, _ waiter: Waiter) throws {
-        let sizes = [64, 1, 5, 32, 17, 2]
+        let sizes = batch > 0 ? [min(batch, 64)] : [64, 1, 5, 32, 17, 2]
         let buf = UnsafeMutableBufferPointer<Message>.allocate(capacity: 64)
         var expected: UInt64 = 0
         var errors: UInt64 = 0
