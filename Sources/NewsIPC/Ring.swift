@@ -30,6 +30,20 @@ public enum RingLayout {
         news_store_release_u64(&h.pointee.head, start)
     }
 
+    /// What either end needs to attach: the header, the slots and the current indices,
+    /// refused if the header disagrees with the capacity the caller knows (from its launch
+    /// arguments, never from shared memory) or the indices are impossible.
+    static func attach(_ base: UnsafeMutableRawPointer, capacity: Int) throws(RingError)
+        -> (UnsafeMutablePointer<news_ring_header_t>, UnsafeMutablePointer<Message>, head: UInt64, tail: UInt64) {
+        let header = base.assumingMemoryBound(to: news_ring_header_t.self)
+        try validate(header, capacity: capacity)
+        let slots = (base + MemoryLayout<news_ring_header_t>.size).assumingMemoryBound(to: Message.self)
+        let tail = news_load_acquire_u64(&header.pointee.tail)
+        let head = news_load_acquire_u64(&header.pointee.head)
+        guard head &- tail <= UInt64(capacity) else { throw .corrupt(head: head, tail: tail, capacity: UInt64(capacity)) }
+        return (header, slots, head, tail)
+    }
+
     static func validate(_ h: UnsafeMutablePointer<news_ring_header_t>, capacity: Int) throws(RingError) {
         let p = h.pointee
         guard p.magic == NEWS_RING_MAGIC, p.version == NEWS_RING_VERSION, p.capacity == UInt32(capacity),
@@ -48,18 +62,12 @@ public struct RingProducer {
     private var head: UInt64
     private var tail: UInt64
 
-    /// Attaches to an initialized ring; the capacity is the caller's own knowledge (from its
-    /// launch arguments), never taken from shared memory. A restarted producer adopts `head`
-    /// after checking it against `tail`.
+    /// Attaches to an initialized ring (see `RingLayout.attach`). A restarted producer
+    /// adopts `head` after checking it against `tail`.
     public init(at base: UnsafeMutableRawPointer, capacity: Int) throws(RingError) {
-        header = base.assumingMemoryBound(to: news_ring_header_t.self)
-        try RingLayout.validate(header, capacity: capacity)
-        slots = (base + MemoryLayout<news_ring_header_t>.size).assumingMemoryBound(to: Message.self)
+        (header, slots, head, tail) = try RingLayout.attach(base, capacity: capacity)
         self.capacity = UInt64(capacity)
         mask = UInt64(capacity - 1)
-        head = news_load_acquire_u64(&header.pointee.head)
-        tail = news_load_acquire_u64(&header.pointee.tail)
-        guard head &- tail <= self.capacity else { throw .corrupt(head: head, tail: tail, capacity: self.capacity) }
     }
 
     /// Enqueues as many of `messages` as fit; returns how many. Throws if the consumer's
@@ -100,14 +108,9 @@ public struct RingConsumer {
     private var tail: UInt64
 
     public init(at base: UnsafeMutableRawPointer, capacity: Int) throws(RingError) {
-        header = base.assumingMemoryBound(to: news_ring_header_t.self)
-        try RingLayout.validate(header, capacity: capacity)
-        slots = (base + MemoryLayout<news_ring_header_t>.size).assumingMemoryBound(to: Message.self)
+        (header, slots, head, tail) = try RingLayout.attach(base, capacity: capacity)
         self.capacity = UInt64(capacity)
         mask = UInt64(capacity - 1)
-        tail = news_load_acquire_u64(&header.pointee.tail)
-        head = news_load_acquire_u64(&header.pointee.head)
-        guard head &- tail <= self.capacity else { throw .corrupt(head: head, tail: tail, capacity: self.capacity) }
     }
 
     /// Dequeues up to `out.count` messages; returns how many. Throws, without reading any
