@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -128,3 +129,5 @@ int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
     *gid = cred.gid;
     return 0;
 }
+
+int news_eventfd(void) { return neg_errno(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); }

@@ -12,6 +12,9 @@ final class Plumbing {
     private(set) var doorbells: [Endpoint: SharedRegion] = [:]
     private(set) var regions: [String: SharedRegion] = [:]
     private(set) var socketPairs: [String: (upper: Int32, lower: Int32)] = [:]
+    /// One eventfd per server: its doorbell when it sleeps in poll (a server with a device).
+    private(set) var wakeFDs: [ServerKind: Int32] = [:]
+    private(set) var stateRegions: [ServerKind: SharedRegion] = [:]
 
     init(config: Config, cores: CoreMap) throws(SystemError) {
         shm = config.ipc == .shm
@@ -20,6 +23,12 @@ final class Plumbing {
             let page = try SharedRegion.create(name: "status-\(server.rawValue)", size: StatusPage.regionSize)
             Confinement.placeRegion(page.base, size: page.size, nearCPU: cores[server])
             statusPages[server] = page
+        }
+        for server in ServerKind.allCases {
+            wakeFDs[server] = try EventFD.create()
+            let state = try SharedRegion.create(name: "state-\(server.rawValue)", size: server.stateRegionSize)
+            Confinement.placeRegion(state.base, size: state.size, nearCPU: cores[server])
+            stateRegions[server] = state
         }
         for endpoint in [Endpoint.newsd] + ServerKind.allCases.map(Endpoint.server) {
             doorbells[endpoint] = try SharedRegion.create(name: "doorbell-\(endpoint)", size: Doorbell.regionSize)
@@ -40,12 +49,23 @@ final class Plumbing {
     }
 
     func status(_ server: ServerKind) -> StatusPage { StatusPage(at: statusPages[server]!.base) }
-    func doorbell(_ endpoint: Endpoint) -> Doorbell { Doorbell(at: doorbells[endpoint]!.base) }
+    func doorbell(_ endpoint: Endpoint) -> Doorbell {
+        var wake: Int32 = -1
+        if case .server(let s) = endpoint { wake = wakeFDs[s]! }
+        return Doorbell(at: doorbells[endpoint]!.base, eventFD: wake)
+    }
 
     /// The descriptors a server inherits (in order, from 3 up) and the channel ends that
     /// describe them on its command line.
-    func handOver(to server: ServerKind) -> (descriptors: [Int32], channels: [LaunchArguments.ChannelEnd]) {
-        var fds: [Int32] = [statusPages[server]!.fd, doorbells[.server(server)]!.fd]
+    func handOver(to server: ServerKind, device: Int32?) -> (descriptors: [Int32], channels: [LaunchArguments.ChannelEnd], wakeFD: Int32, deviceFD: Int32, state: (fd: Int32, size: Int)) {
+        var fds: [Int32] = [statusPages[server]!.fd, doorbells[.server(server)]!.fd, wakeFDs[server]!, stateRegions[server]!.fd]
+        let wakeFD: Int32 = 5
+        let state = (fd: Int32(6), size: stateRegions[server]!.size)
+        var deviceFD: Int32 = -1
+        if let device {
+            deviceFD = 3 + Int32(fds.count)
+            fds.append(device)
+        }
         var ends: [LaunchArguments.ChannelEnd] = []
         for spec in Topology.channels(of: .server(server)) {
             let side: ChannelSide = spec.upper == .server(server) ? .upper : .lower
@@ -53,14 +73,19 @@ final class Plumbing {
             let fd = 3 + Int32(fds.count)
             if shm {
                 fds += [regions[spec.name]!.fd, doorbells[peer]!.fd]
-                ends.append(.init(name: spec.name, side: side, fd: fd, peerBellFD: fd + 1))
+                var peerWake: Int32 = -1
+                if case .server(let p) = peer {
+                    peerWake = fd + 2
+                    fds.append(wakeFDs[p]!)
+                }
+                ends.append(.init(name: spec.name, side: side, fd: fd, peerBellFD: fd + 1, peerWakeFD: peerWake))
             } else {
                 let pair = socketPairs[spec.name]!
                 fds.append(side == .upper ? pair.upper : pair.lower)
                 ends.append(.init(name: spec.name, side: side, fd: fd, peerBellFD: -1))
             }
         }
-        return (fds, ends)
+        return (fds, ends, wakeFD, deviceFD, state)
     }
 
     /// newsd's own end of its channel to vfs (the probe path).
@@ -78,7 +103,11 @@ final class Plumbing {
         for r in statusPages.values { r.unmap(); r.closeDescriptor() }
         for r in doorbells.values { r.unmap(); r.closeDescriptor() }
         for r in regions.values { r.unmap(); r.closeDescriptor() }
+        for r in stateRegions.values { r.unmap(); r.closeDescriptor() }
+        stateRegions = [:]
         for p in socketPairs.values { FD.close(p.upper); FD.close(p.lower) }
+        for fd in wakeFDs.values { FD.close(fd) }
+        wakeFDs = [:]
         statusPages = [:]; doorbells = [:]; regions = [:]; socketPairs = [:]
     }
 }

@@ -23,6 +23,8 @@ final class Supervisor {
     var clients: [ControlConnection] = []
     var shuttingDown = false
     var counters = KernelCounters()
+    /// The NIC's device descriptor (TAP), owned by newsd so a restarted driver re-attaches.
+    var device: Int32? = nil
 
     var period: UInt64 { UInt64(config.heartbeat.periodMs) * 1_000_000 }
 
@@ -51,12 +53,16 @@ final class Supervisor {
         guard var slot = slots[kind] else { return }
         slot.generation += 1
         plumbing.status(kind).prepare(generation: slot.generation, fresh: fresh)
-        let (fds, ends) = plumbing.handOver(to: kind)
-        let args = LaunchArguments(
+        let (fds, ends, wakeFD, deviceFD, state) = plumbing.handOver(to: kind, device: kind == .nicdriver ? device : nil)
+        var args = LaunchArguments(
             server: kind.rawValue, start: fresh ? .fresh : .restart, generation: slot.generation,
             shm: config.ipc == .shm, ringCapacity: config.ringCapacity, spin: slot.spin,
             heartbeatMillis: config.heartbeat.periodMs, cpu: slot.cpu, uid: user.uid, gid: user.gid,
             parentPID: Proc.pid, logLevel: config.logLevel, channels: ends)
+        args.wakeFD = wakeFD
+        args.deviceFD = deviceFD
+        args.stateFD = state.fd
+        args.stateSize = state.size
         let now = Clock.nanos()
         slot.startedAt = now
         slot.lastBeat = 0

@@ -6,6 +6,17 @@ public enum ServerKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// The executable built from this server's target (Sources/<Target>).
     public var executable: String { rawValue }
 
+    /// Bytes of supervisor-owned state memory the server gets, kept across its restarts:
+    /// room for the filter's rules and flow table, the ARP cache and routes, and so on.
+    public var stateRegionSize: Int {
+        switch self {
+        case .packetfilter, .tcpserver: 1 << 20
+        case .ipserver: 256 << 10
+        case .udpserver, .vfs: 64 << 10
+        case .nicdriver: 4 << 10
+        }
+    }
+
     public static func < (a: ServerKind, b: ServerKind) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }

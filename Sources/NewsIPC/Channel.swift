@@ -28,6 +28,16 @@ public protocol Channel: AnyObject {
     /// are waited on through `pollDescriptor`.
     var hasInput: Bool { get }
     var pollDescriptor: Int32? { get }
+
+    /// Sends one message with `payload` attached (at most `ChannelLayout.maxPayload` bytes;
+    /// `message.len` is set from it). Returns false if there is no room now.
+    func send(_ message: Message, payload: UnsafeRawBufferPointer) throws(ChannelError) -> Bool
+    /// Receives up to `max` messages, handing each with its payload to `body`. The payload is
+    /// only valid inside `body`; its length has been checked against the slot size. Messages
+    /// whose length is impossible are dropped and counted in `malformed`.
+    func receive(max: Int, _ body: (Message, UnsafeRawBufferPointer) -> Void) throws(ChannelError) -> Int
+    /// Messages dropped because their framing was impossible (a peer writing garbage).
+    var malformed: UInt64 { get }
 }
 
 extension Channel {
@@ -44,9 +54,19 @@ extension Channel {
 public enum ChannelSide: String, Sendable { case upper, lower }
 
 public enum ChannelLayout {
-    /// A channel region: the down ring, then the up ring, each cache-line aligned.
+    /// Bytes of payload one message may carry (an Ethernet frame with room to spare).
+    public static let maxPayload = 2048
+
+    /// A channel region: the down ring, the up ring (each cache-line aligned), then the down
+    /// ring's data area and the up ring's, one `maxPayload` slot per ring slot. A slot's data
+    /// belongs to whoever owns the ring slot, so it needs no allocator and no free ring.
     public static func ringStride(capacity: Int) -> Int { (RingLayout.bytes(capacity: capacity) + 63) & ~63 }
-    public static func regionSize(capacity: Int) -> Int { 2 * ringStride(capacity: capacity) }
+    public static func dataStride(capacity: Int) -> Int { capacity * maxPayload }
+    public static func regionSize(capacity: Int) -> Int { 2 * ringStride(capacity: capacity) + 2 * dataStride(capacity: capacity) }
+
+    static func data(_ base: UnsafeMutableRawPointer, capacity: Int, down: Bool) -> UnsafeMutableRawPointer {
+        base + 2 * ringStride(capacity: capacity) + (down ? 0 : dataStride(capacity: capacity))
+    }
 
     public static func initialize(_ base: UnsafeMutableRawPointer, capacity: Int, start: UInt64 = 0) {
         RingLayout.initialize(base, capacity: capacity, start: start)
@@ -59,6 +79,10 @@ public final class ShmChannel: Channel {
     private var tx: RingProducer
     private var rx: RingConsumer
     private let peerBell: Doorbell
+    private let txData: UnsafeMutableRawPointer
+    private let rxData: UnsafeMutableRawPointer
+    private let peeked = UnsafeMutableBufferPointer<Message>.allocate(capacity: 64)
+    public private(set) var malformed: UInt64 = 0
 
     /// `base` maps the channel region; `peerBell` is the doorbell of the process at the other
     /// end, rung after each send.
@@ -69,7 +93,39 @@ public final class ShmChannel: Channel {
         self.name = name
         tx = try RingProducer(at: side == .upper ? down : up, capacity: capacity)
         rx = try RingConsumer(at: side == .upper ? up : down, capacity: capacity)
+        txData = ChannelLayout.data(base, capacity: capacity, down: side == .upper)
+        rxData = ChannelLayout.data(base, capacity: capacity, down: side == .lower)
         self.peerBell = peerBell
+    }
+
+    deinit { peeked.deallocate() }
+
+    public func send(_ message: Message, payload: UnsafeRawBufferPointer) throws(ChannelError) -> Bool {
+        guard payload.count <= ChannelLayout.maxPayload else { return false }
+        let slot: Int?
+        do { slot = try tx.nextSlot() } catch { throw .ring(error) }
+        guard let slot else { return false }
+        if payload.count > 0 { (txData + slot * ChannelLayout.maxPayload).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        var m = message
+        m.len = UInt32(payload.count)
+        tx.publish(m)
+        peerBell.ring()
+        return true
+    }
+
+    public func receive(max: Int, _ body: (Message, UnsafeRawBufferPointer) -> Void) throws(ChannelError) -> Int {
+        let want = Swift.min(max, peeked.count)
+        let (n, first): (Int, Int)
+        do { (n, first) = try rx.peek(into: UnsafeMutableBufferPointer(rebasing: peeked[0..<want])) } catch { throw .ring(error) }
+        for i in 0..<n {
+            let m = peeked[i]
+            // The length is the peer's word: check it before it becomes a view.
+            guard Int(m.len) <= ChannelLayout.maxPayload else { malformed &+= 1; continue }
+            let slot = (first + i) & Int(rx.capacity - 1)
+            body(m, UnsafeRawBufferPointer(start: rxData + slot * ChannelLayout.maxPayload, count: Int(m.len)))
+        }
+        rx.release(n)
+        return n
     }
 
     @inline(__always)
@@ -98,6 +154,46 @@ public final class KernelChannel: Channel {
     public let fd: Int32
     /// Datagrams of the wrong size (a peer writing garbage); dropped, not delivered.
     public private(set) var malformed: UInt64 = 0
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<Message>.size + ChannelLayout.maxPayload, alignment: 64)
+
+    deinit { scratch.deallocate() }
+
+    /// One datagram: the message, then its payload.
+    public func send(_ message: Message, payload: UnsafeRawBufferPointer) throws(ChannelError) -> Bool {
+        guard payload.count <= ChannelLayout.maxPayload else { return false }
+        var m = message
+        m.len = UInt32(payload.count)
+        scratch.storeBytes(of: m, as: Message.self)
+        if payload.count > 0 { (scratch.baseAddress! + MemoryLayout<Message>.size).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        while true {
+            let r = Glibc.send(fd, scratch.baseAddress, MemoryLayout<Message>.size + payload.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+            if r >= 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS { return false }
+            if errno == EPIPE || errno == ECONNRESET { throw .peerClosed }
+            throw .system(SystemError("send on \(name)"))
+        }
+    }
+
+    public func receive(max: Int, _ body: (Message, UnsafeRawBufferPointer) -> Void) throws(ChannelError) -> Int {
+        var got = 0
+        while got < max {
+            let r = recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+            if r < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                if errno == EINTR { continue }
+                throw .system(SystemError("recv on \(name)"))
+            }
+            if r == 0 { if got == 0 { throw .peerClosed }; break }
+            got += 1
+            let header = MemoryLayout<Message>.size
+            guard r >= header, r <= scratch.count else { malformed &+= 1; continue }
+            let m = scratch.load(as: Message.self)
+            guard Int(m.len) == r - header else { malformed &+= 1; continue }
+            body(m, UnsafeRawBufferPointer(start: scratch.baseAddress! + header, count: Int(m.len)))
+        }
+        return got
+    }
 
     public init(name: String, fd: Int32) {
         self.name = name

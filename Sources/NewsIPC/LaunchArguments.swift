@@ -11,8 +11,11 @@ public struct LaunchArguments: Equatable, Sendable {
         public var fd: Int32
         /// The peer's doorbell region (shared memory), or -1 on the kernel path.
         public var peerBellFD: Int32
-        public init(name: String, side: ChannelSide, fd: Int32, peerBellFD: Int32) {
-            self.name = name; self.side = side; self.fd = fd; self.peerBellFD = peerBellFD
+        /// The peer's eventfd, written instead of a futex wake when the peer sleeps in poll;
+        /// -1 if it has none.
+        public var peerWakeFD: Int32
+        public init(name: String, side: ChannelSide, fd: Int32, peerBellFD: Int32, peerWakeFD: Int32 = -1) {
+            self.name = name; self.side = side; self.fd = fd; self.peerBellFD = peerBellFD; self.peerWakeFD = peerWakeFD
         }
     }
 
@@ -31,6 +34,14 @@ public struct LaunchArguments: Equatable, Sendable {
     public var gid: UInt32
     public var parentPID: Int32
     public var logLevel: String
+    /// This server's own eventfd (see `Doorbell.sleepPolling`), or -1.
+    public var wakeFD: Int32 = -1
+    /// The device this server drives (the NIC driver's TAP), or -1.
+    public var deviceFD: Int32 = -1
+    /// Supervisor-owned memory for state that must survive a restart (ARP cache, routes,
+    /// filter rules and flows), or -1; `stateSize` is its size in bytes.
+    public var stateFD: Int32 = -1
+    public var stateSize: Int = 0
     public var channels: [ChannelEnd]
 
     public init(server: String, start: Start, generation: UInt64, shm: Bool, ringCapacity: Int, spin: Int,
@@ -49,7 +60,10 @@ public struct LaunchArguments: Equatable, Sendable {
             "--heartbeat-ms=\(heartbeatMillis)", "--cpu=\(cpu)", "--uid=\(uid)", "--gid=\(gid)",
             "--parent=\(parentPID)", "--log-level=\(logLevel)",
         ]
-        for c in channels { a.append("--channel=\(c.name):\(c.side.rawValue):\(c.fd):\(c.peerBellFD)") }
+        if wakeFD >= 0 { a.append("--wake-fd=\(wakeFD)") }
+        if deviceFD >= 0 { a.append("--device-fd=\(deviceFD)") }
+        if stateFD >= 0 { a.append("--state=\(stateFD):\(stateSize)") }
+        for c in channels { a.append("--channel=\(c.name):\(c.side.rawValue):\(c.fd):\(c.peerBellFD):\(c.peerWakeFD)") }
         return a
     }
 
@@ -70,10 +84,10 @@ public struct LaunchArguments: Equatable, Sendable {
             let value = String(arg[arg.index(after: eq)...])
             if key == "channel" {
                 let f = value.split(separator: ":", omittingEmptySubsequences: false)
-                guard f.count == 4, let side = ChannelSide(rawValue: String(f[1])), let fd = Int32(f[2]),
-                      let bell = Int32(f[3]), fd > LaunchArguments.doorbellFD, !f[0].isEmpty
+                guard f.count == 5, let side = ChannelSide(rawValue: String(f[1])), let fd = Int32(f[2]),
+                      let bell = Int32(f[3]), let wake = Int32(f[4]), fd > LaunchArguments.doorbellFD, !f[0].isEmpty
                 else { throw Invalid(description: "bad --channel '\(value)'") }
-                channels.append(ChannelEnd(name: String(f[0]), side: side, fd: fd, peerBellFD: bell))
+                channels.append(ChannelEnd(name: String(f[0]), side: side, fd: fd, peerBellFD: bell, peerWakeFD: wake))
             } else {
                 guard kv[key] == nil else { throw Invalid(description: "--\(key) given twice") }
                 kv[key] = value
@@ -95,11 +109,26 @@ public struct LaunchArguments: Equatable, Sendable {
         guard ipc == "shm" || ipc == "kernel" else { throw Invalid(description: "--ipc must be shm or kernel") }
         let cap: Int = try int("ring-capacity", 16...65536)
         guard cap & (cap - 1) == 0 else { throw Invalid(description: "--ring-capacity must be a power of two") }
-        let result = LaunchArguments(
+        var result = LaunchArguments(
             server: server, start: start, generation: generation, shm: ipc == "shm", ringCapacity: cap,
             spin: try int("spin", 0...1_000_000), heartbeatMillis: try int("heartbeat-ms", 1...600_000),
             cpu: try int("cpu", 0...63), uid: try int("uid", 0...UInt32.max), gid: try int("gid", 0...UInt32.max),
             parentPID: try int("parent", 1...Int32.max), logLevel: try need("log-level"), channels: channels)
+        if let w = kv.removeValue(forKey: "wake-fd") {
+            guard let fd = Int32(w), fd > LaunchArguments.doorbellFD else { throw Invalid(description: "bad --wake-fd=\(w)") }
+            result.wakeFD = fd
+        }
+        if let d = kv.removeValue(forKey: "device-fd") {
+            guard let fd = Int32(d), fd > LaunchArguments.doorbellFD else { throw Invalid(description: "bad --device-fd=\(d)") }
+            result.deviceFD = fd
+        }
+        if let st = kv.removeValue(forKey: "state") {
+            let f = st.split(separator: ":")
+            guard f.count == 2, let fd = Int32(f[0]), let size = Int(f[1]), fd > LaunchArguments.doorbellFD, (1...(1 << 30)).contains(size)
+            else { throw Invalid(description: "bad --state=\(st)") }
+            result.stateFD = fd
+            result.stateSize = size
+        }
         if let extra = kv.keys.sorted().first { throw Invalid(description: "unknown argument --\(extra)") }
         return result
     }

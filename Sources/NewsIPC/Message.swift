@@ -9,6 +9,12 @@ public enum MessageKind: UInt16, Sendable {
     /// hop; newsd checks order and hop count. It proves every channel on the path carries
     /// traffic (and is what `newsctl probe` and the restart tests use).
     case probe = 1
+    /// An Ethernet frame in the payload, travelling between nicdriver, packetfilter and
+    /// ipserver. arg.0: capture flags (see `FrameFlags`).
+    case frame = 2
+    /// An IPv4 datagram in the payload, between ipserver and a transport server.
+    /// arg.0: source address, arg.1: destination address, arg.2: IP protocol (host order).
+    case datagram = 3
 }
 
 public enum ProbeRoute: UInt64, Sendable { case udp = 0, tcp = 1 }

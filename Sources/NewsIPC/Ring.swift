@@ -89,6 +89,27 @@ public struct RingProducer {
         return n
     }
 
+    /// The slot the next message will occupy, or nil if the ring is full. The caller fills
+    /// the data area tied to that slot, then calls `publish`.
+    @inline(__always)
+    public mutating func nextSlot() throws(RingError) -> Int? {
+        if head &- tail >= capacity {
+            let t = news_load_acquire_u64(&header.pointee.tail)
+            guard head &- t <= capacity else { throw .corrupt(head: head, tail: t, capacity: capacity) }
+            tail = t
+            if head &- tail >= capacity { return nil }
+        }
+        return Int(head & mask)
+    }
+
+    /// Publishes one message into the slot `nextSlot` returned.
+    @inline(__always)
+    public mutating func publish(_ message: Message) {
+        slots[Int(head & mask)] = message
+        head &+= 1
+        news_store_release_u64(&header.pointee.head, head)
+    }
+
     /// Messages sent in this ring's lifetime (as seen by the producer).
     public var sentIndex: UInt64 { head }
 
@@ -117,19 +138,35 @@ public struct RingConsumer {
     /// slot, if the producer's head is impossible.
     @inline(__always)
     public mutating func receive(into out: UnsafeMutableBufferPointer<Message>) throws(RingError) -> Int {
+        let (n, _) = try peek(into: out)
+        release(n)
+        return n
+    }
+
+    /// Copies up to `out.count` waiting messages without consuming them: their slots (and
+    /// the data areas tied to them) stay ours until `release`, so the caller may read the
+    /// data in place. Returns the count and the slot index of the first message.
+    @inline(__always)
+    public mutating func peek(into out: UnsafeMutableBufferPointer<Message>) throws(RingError) -> (count: Int, firstSlot: Int) {
         // Look at the producer's head again only when what we already know of is less than
         // the caller asked for: one shared cache line read per batch, not per message.
         if head &- tail < UInt64(out.count) {
             let h = news_load_acquire_u64(&header.pointee.head)
             guard h &- tail <= capacity else { throw .corrupt(head: h, tail: tail, capacity: capacity) }
             head = h
-            if head == tail { return 0 }
+            if head == tail { return (0, 0) }
         }
         let n = Int(min(head &- tail, UInt64(out.count)))
         for i in 0..<n { out[i] = slots[Int((tail &+ UInt64(i)) & mask)] }
-        tail &+= UInt64(n)
+        return (n, Int(tail & mask))
+    }
+
+    /// Hands `n` peeked messages (and their slots) back to the producer.
+    @inline(__always)
+    public mutating func release(_ n: Int) {
+        guard n > 0 else { return }
+        tail &+= UInt64(min(n, Int(head &- tail)))
         news_store_release_u64(&header.pointee.tail, tail)
-        return n
     }
 
     /// True if a message is waiting (one acquire load; no system call).

@@ -14,7 +14,7 @@ struct ServerCounters {
         received = slot("messages_in"); sent = slot("messages_out"); probes = slot("probes_forwarded")
         droppedFull = slot("dropped_ring_full"); unroutable = slot("dropped_unroutable")
         badKind = slot("dropped_bad_kind"); ringCorrupt = slot("ring_corrupt"); ringResync = slot("ring_resync")
-        malformed = slot("kernel_malformed"); badCommand = slot("bad_command"); sleeps = slot("sleeps")
+        malformed = slot("channel_malformed"); badCommand = slot("bad_command"); sleeps = slot("sleeps")
         starts = slot("starts")
         rx = channelNames.map { slot("rx." + $0) }
         tx = channelNames.map { slot("tx." + $0) }

@@ -18,8 +18,10 @@ public final class ServerRuntime {
     /// Inputs found corrupt stay quarantined (skipped, re-checked) until they look sane.
     var quarantined: [Bool]
 
-    /// Entry point of every server executable: never returns.
-    public static func main(_ kind: ServerKind) -> Never {
+    /// Entry point of every server executable: never returns. `makeCore` builds the
+    /// server's protocol core once its channels are attached (before confinement, so it may
+    /// still map memory); nil for a server that only forwards probes.
+    public static func main(_ kind: ServerKind, makeCore: ((ServerContext) throws -> any ServerCore)? = nil) -> Never {
         let raw = Array(CommandLine.arguments.dropFirst())
         let args: LaunchArguments
         do { args = try LaunchArguments.decode(raw) } catch {
@@ -29,7 +31,7 @@ public final class ServerRuntime {
         NewsLogHandler.bootstrap(level: Logger.Level(rawValue: args.logLevel) ?? .info)
         let log = Logger(label: kind.rawValue)
         do {
-            let runtime = try ServerRuntime(kind: kind, args: args, log: log)
+            let runtime = try ServerRuntime(kind: kind, args: args, log: log, makeCore: makeCore)
             runtime.run()
         } catch {
             log.critical("start-up failed: \(error)")
@@ -37,7 +39,10 @@ public final class ServerRuntime {
         }
     }
 
-    init(kind: ServerKind, args: LaunchArguments, log: Logger) throws {
+    var core: (any ServerCore)?
+    var ports: Ports!
+
+    init(kind: ServerKind, args: LaunchArguments, log: Logger, makeCore: ((ServerContext) throws -> any ServerCore)?) throws {
         guard args.server == kind.rawValue else {
             throw LaunchArguments.Invalid(description: "started as \(args.server) but this is \(kind.rawValue)")
         }
@@ -50,11 +55,20 @@ public final class ServerRuntime {
         let statusRegion = try SharedRegion(fd: LaunchArguments.statusFD, size: StatusPage.regionSize, name: "status")
         status = StatusPage(at: statusRegion.base)
         let bellRegion = try SharedRegion(fd: LaunchArguments.doorbellFD, size: Doorbell.regionSize, name: "doorbell")
-        waiter = Waiter(bell: args.shm ? Doorbell(at: bellRegion.base) : nil, spin: args.spin)
+        waiter = Waiter(bell: args.shm ? Doorbell(at: bellRegion.base) : nil, spin: args.spin, ownEventFD: args.wakeFD)
         router = try ProbeRouter(server: kind, channels: args.channels.map { ($0.name, $0.side) })
         counters = ServerCounters(status: status, channelNames: args.channels.map(\.name))
         quarantined = Array(repeating: false, count: args.channels.count)
         for end in args.channels { channels.append(try attach(end)) }
+        ports = Ports(channels: channels, counters: counters)
+        var state: UnsafeMutableRawBufferPointer? = nil
+        if args.stateFD >= 0, args.stateSize > 0 {
+            let region = try SharedRegion(fd: args.stateFD, size: args.stateSize, name: "state")
+            state = UnsafeMutableRawBufferPointer(start: region.base, count: region.size)
+        }
+        if let makeCore {
+            core = try makeCore(ServerContext(args: args, log: log, ports: ports, state: state, status: status))
+        }
 
         // 2. Confine: pin, bind memory, drop privileges, no_new_privs, seccomp, in that order
         //    (each step needs privileges the next one removes).
@@ -74,7 +88,7 @@ public final class ServerRuntime {
         let capacity = args.ringCapacity
         let region = try SharedRegion(fd: end.fd, size: ChannelLayout.regionSize(capacity: capacity), name: end.name)
         let bellRegion = try SharedRegion(fd: end.peerBellFD, size: Doorbell.regionSize, name: "\(end.name) peer doorbell")
-        let bell = Doorbell(at: bellRegion.base)
+        let bell = Doorbell(at: bellRegion.base, eventFD: end.peerWakeFD)
         if args.start == .restart {
             // Rewrite only the indices this side owns; a sane ring is left as it is.
             let stride = ChannelLayout.ringStride(capacity: capacity)
@@ -92,51 +106,56 @@ public final class ServerRuntime {
 
     func run() -> Never {
         status.set(state: .ready)
-        let batch = UnsafeMutableBufferPointer<Message>.allocate(capacity: 32)
-        var outboxes = Array(repeating: [Message](), count: channels.count)
         let idleTimeout = UInt64(max(1, args.heartbeatMillis / 4)) * 1_000_000
+        let devices = core?.descriptors ?? []
         while true {
             status.beat()
             if status.command != 0 { performFault(status.command) }
             var worked = false
-            for (i, ch) in channels.enumerated() {
-                let n: Int
-                do { n = try ch.receive(into: batch) } catch {
-                    if !quarantined[i] {
-                        log.error("channel \(ch.name): \(error); not following it")
-                        counters.bump(counters.ringCorrupt)
-                        quarantined[i] = true
-                    }
-                    continue
-                }
-                if quarantined[i] { log.notice("channel \(ch.name) is sane again"); quarantined[i] = false }
-                guard n > 0 else { continue }
-                worked = true
-                counters.received(n, on: i)
-                for j in 0..<n { handle(batch[j], from: i, outboxes: &outboxes) }
-            }
-            for i in outboxes.indices where !outboxes[i].isEmpty {
-                flush(&outboxes[i], on: i)
-            }
+            for i in channels.indices where receive(on: i) { worked = true }
+            if let core, core.tick(now: Clock.nanos(), ports: ports) { worked = true }
             if !worked {
-                if !args.shm { countMalformed() }
+                countMalformed()
                 counters.bump(counters.sleeps)
                 // A quarantined ring may claim input forever; it is re-checked once per
                 // wake-up instead of keeping the server from sleeping.
                 let live = quarantined.contains(true) ? channels.indices.filter { !quarantined[$0] }.map { channels[$0] } : channels
-                waiter.wait(live, timeoutNanos: idleTimeout) { status.command != 0 }
+                let readable = waiter.wait(live, devices: devices, timeoutNanos: idleTimeout) { status.command != 0 }
+                if let core { for fd in readable { _ = core.descriptorReady(fd, ports: ports) } }
+            } else if let core, !devices.isEmpty {
+                // Busy: look at the devices without sleeping.
+                for fd in Poll.readable(devices) { _ = core.descriptorReady(fd, ports: ports) }
             }
         }
     }
 
-    /// Kernel-path datagrams of the wrong size, counted as they are dropped.
+    /// Handles one batch from channel `i`; returns whether anything arrived.
+    private func receive(on i: Int) -> Bool {
+        let ch = channels[i]
+        let n: Int
+        do throws(ChannelError) {
+            n = try ch.receive(max: 32) { message, payload in handle(message, payload: payload, from: i) }
+        } catch {
+            if !quarantined[i] {
+                log.error("channel \(ch.name): \(error); not following it")
+                counters.bump(counters.ringCorrupt)
+                quarantined[i] = true
+            }
+            return false
+        }
+        if quarantined[i] { log.notice("channel \(ch.name) is sane again"); quarantined[i] = false }
+        if n > 0 { counters.received(n, on: i) }
+        return n > 0
+    }
+
+    /// Messages of impossible framing, counted as the channels drop them.
     var malformedSeen: UInt64 = 0
     func countMalformed() {
-        let total = channels.reduce(0) { $0 + (($1 as? KernelChannel)?.malformed ?? 0) }
+        let total = channels.reduce(0) { $0 + $1.malformed }
         if total > malformedSeen { counters.bump(counters.malformed, total - malformedSeen); malformedSeen = total }
     }
 
-    func handle(_ message: Message, from port: Int, outboxes: inout [[Message]]) {
+    func handle(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int) {
         guard let kind = MessageKind(rawValue: message.kind) else { counters.bump(counters.badKind); return }
         switch kind {
         case .probe:
@@ -144,26 +163,11 @@ public final class ServerRuntime {
             var m = message
             m.probeHops &+= 1
             counters.bump(counters.probes)
-            outboxes[out].append(m)
+            ports.send(out, m)
+        default:
+            guard let core else { counters.bump(counters.badKind); return }
+            core.handle(message, payload: payload, from: port, ports: ports)
         }
-    }
-
-    /// Sends what fits; a full ring drops the rest and counts it (no unbounded queues).
-    func flush(_ box: inout [Message], on port: Int) {
-        let channel = channels[port]
-        let result: Result<Int, ChannelError> = box.withUnsafeBufferPointer { b in
-            do throws(ChannelError) { return .success(try channel.send(b)) } catch { return .failure(error) }
-        }
-        guard case .success(let sent) = result else {
-            log.error("channel \(channel.name): \(result)")
-            counters.bump(counters.ringCorrupt)
-            counters.bump(counters.droppedFull, UInt64(box.count))
-            box.removeAll(keepingCapacity: true)
-            return
-        }
-        counters.sent(sent, on: port)
-        if sent < box.count { counters.bump(counters.droppedFull, UInt64(box.count - sent)) }
-        box.removeAll(keepingCapacity: true)
     }
 
     func performFault(_ raw: UInt32) {

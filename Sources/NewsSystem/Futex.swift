@@ -1,4 +1,5 @@
 import CNewsLinux
+import Glibc
 
 /// Futex wait/wake on a 32-bit word in shared memory (process-shared futexes).
 public enum Futex {
@@ -28,5 +29,18 @@ public enum CPU {
         var mask: UInt64 = 0
         try shim(news_online_cpus(&mask), "sched_getaffinity")
         return (0..<64).filter { mask & (1 << UInt64($0)) != 0 }
+    }
+}
+
+/// An eventfd used as a doorbell by a process that sleeps in poll(2).
+public enum EventFD {
+    public static func create() throws(SystemError) -> Int32 { try shim(news_eventfd(), "eventfd") }
+    public static func signal(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+    }
+    public static func drain(_ fd: Int32) {
+        var value: UInt64 = 0
+        _ = read(fd, &value, 8)
     }
 }

@@ -86,6 +86,13 @@ public enum Poll {
     public struct Entry { public var fd: Int32; public var readable = false; public var hangup = false
         public init(fd: Int32) { self.fd = fd } }
 
+    /// Which of `fds` are readable right now (no waiting).
+    public static func readable(_ fds: [Int32]) -> [Int32] {
+        var entries = fds.map { Entry(fd: $0) }
+        wait(&entries, timeoutMillis: 0)
+        return entries.filter(\.readable).map(\.fd)
+    }
+
     /// Waits up to `timeoutMillis` (-1: forever) for any of `entries` to become readable.
     public static func wait(_ entries: inout [Entry], timeoutMillis: Int32) {
         var pfds = entries.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }

@@ -9,11 +9,18 @@ final class LaunchArgumentsTests: XCTestCase {
 
     func testRoundTrip() throws {
         XCTAssertEqual(try LaunchArguments.decode(sample.encode()), sample)
+        var full = sample
+        full.wakeFD = 5
+        full.deviceFD = 9
+        full.stateFD = 6
+        full.stateSize = 65536
+        full.channels[0].peerWakeFD = 11
+        XCTAssertEqual(try LaunchArguments.decode(full.encode()), full)
     }
 
     func testRejectsMalformedArguments() {
         var args = sample.encode()
-        for bad in [["--ring-capacity=1000"], ["--cpu=99"], ["--channel=x:middle:5:6"], ["--channel=x:upper:2:6"], ["stray"], ["--what=1"]] {
+        for bad in [["--ring-capacity=1000"], ["--cpu=99"], ["--channel=x:middle:5:6:-1"], ["--channel=x:upper:2:6:-1"], ["--channel=x:upper:7:6"], ["--state=6:0"], ["stray"], ["--what=1"]] {
             var a = args.filter { !$0.hasPrefix(bad[0].split(separator: "=")[0] + "=") || bad[0].hasPrefix("--channel") }
             a += bad
             XCTAssertThrowsError(try LaunchArguments.decode(a), "\(bad)")

@@ -7,7 +7,7 @@ def test_neighbour_notices_corruption_and_carries_on(start_news, ipc):
     news = start_news(ipc=ipc)
     news.assert_probe_ok(200, context="before")
     pids = {name: s["pid"] for name, s in news.servers().items()}
-    counter = "ring_corrupt" if ipc == "shm" else "kernel_malformed"
+    counter = "ring_corrupt" if ipc == "shm" else "channel_malformed"
     before = news.counters("udpserver")[counter]
     # vfs's first channel to another server is vfs-udp: udpserver is the one that must notice.
     news.ctl("crash", "vfs", "--how", "scribble")

@@ -43,7 +43,9 @@ _Static_assert(offsetof(news_ring_header_t, magic) == 128, "constants on their o
 // ---- Doorbell ---------------------------------------------------------------------------
 // One per consumer process, mapped by every producer that feeds it. The consumer sets
 // `sleeping`, re-checks its rings, then futex-waits on `seq`; a producer bumps `seq` and
-// wakes only when `sleeping` is set, so the busy path makes no system call.
+// wakes only when `sleeping` is set, so the busy path makes no system call. A consumer that
+// must also wait on a device (the NIC driver and its TAP) sleeps in poll(2) instead and sets
+// `sleeping` to 2: producers then write its eventfd rather than wake the futex.
 typedef struct news_doorbell {
     uint32_t seq;
     uint32_t sleeping;
@@ -111,6 +113,7 @@ int news_set_ids(uint32_t uid, uint32_t gid); // setresgid then setresuid (all t
 int news_die_with_parent(int expected_parent); // PR_SET_PDEATHSIG(SIGKILL), then checks the parent
 int news_accept(int fd);                 // accept4(CLOEXEC|NONBLOCK)
 int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+int news_eventfd(void);                  // non-blocking, close-on-exec, counter 0
 int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): never allowed
 
 #endif
