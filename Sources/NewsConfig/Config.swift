@@ -68,6 +68,32 @@ public struct Config: Sendable, Equatable {
     public var restart: Restart
     /// `[cores]`: CPU (0...63) per server; empty means newsd assigns cores round-robin.
     public var cores: [ServerKind: Int]
+    /// `[nic]`: the network device the NIC driver drives.
+    public var nic = NIC()
+    /// `[ip]`: NEWS's own IPv4 configuration.
+    public var ip = IP()
+
+    public struct NIC: Sendable, Equatable {
+        /// "none" (no device: the stack only carries probes) or "tap".
+        public var backend = "none"
+        /// Name of the TAP device newsd creates.
+        public var tap = "news0"
+        /// Network namespace (under /run/netns) to create the TAP in; "" = newsd's own.
+        public var netns = ""
+        /// NEWS's Ethernet address on the link.
+        public var mac = "02:4e:57:53:00:02"
+        public init() {}
+    }
+
+    public struct IP: Sendable, Equatable {
+        /// NEWS's address and the connected network, as address/prefix.
+        public var address = "198.18.0.2/24"
+        /// Default gateway on the connected network; "" = none.
+        public var gateway = ""
+        /// Link MTU in bytes.
+        public var mtu = 1500
+        public init() {}
+    }
 
     public init(
         ipc: IPCMode = .shm, user: String = "nobody", controlSocket: String = "/run/news/newsd.sock",

@@ -5,6 +5,11 @@ struct ConfigField {
         case nonEmpty
         case choice([String])
         case socketPath
+        case interfaceName
+        case optionalName
+        case mac
+        case cidr
+        case optionalIPv4
     }
 
     enum Kind {
@@ -20,7 +25,7 @@ struct ConfigField {
     /// One line saying what the key means (written as a comment by `rendered()`).
     let doc: String
 
-    static let tables = ["heartbeat", "restart"]
+    static let tables = ["heartbeat", "restart", "nic", "ip"]
 
     /// Longest path that fits in `sockaddr_un.sun_path` with its terminating NUL.
     static let maxSocketPathBytes = 107
@@ -60,6 +65,20 @@ struct ConfigField {
             ConfigField(table: "restart", key: "startup_timeout_ms",
                         kind: .int(\.restart.startupTimeoutMs, 100...60000, powerOfTwo: false),
                         doc: "Time a starting server has to come up, in milliseconds (100...60000)."),
+            ConfigField(table: "nic", key: "backend", kind: .string(\.nic.backend, .choice(["none", "tap"])),
+                        doc: "The NIC driver's device: \"none\" (probes only) or \"tap\" (a TAP device newsd creates and keeps)."),
+            ConfigField(table: "nic", key: "tap", kind: .string(\.nic.tap, .interfaceName),
+                        doc: "Name of the TAP device (at most 15 characters)."),
+            ConfigField(table: "nic", key: "netns", kind: .string(\.nic.netns, .optionalName),
+                        doc: "Network namespace (ip netns add NAME) to create the TAP in; empty: newsd's own."),
+            ConfigField(table: "nic", key: "mac", kind: .string(\.nic.mac, .mac),
+                        doc: "NEWS's Ethernet address on the link."),
+            ConfigField(table: "ip", key: "address", kind: .string(\.ip.address, .cidr),
+                        doc: "NEWS's IPv4 address and connected network, as address/prefix."),
+            ConfigField(table: "ip", key: "gateway", kind: .string(\.ip.gateway, .optionalIPv4),
+                        doc: "Default gateway on the connected network; empty: none."),
+            ConfigField(table: "ip", key: "mtu", kind: .int(\.ip.mtu, 576...1500, powerOfTwo: false),
+                        doc: "Link MTU in bytes (576...1500)."),
         ]
     }
 
@@ -100,10 +119,59 @@ struct ConfigField {
             case .socketPath:
                 expected = "an absolute path (a string starting with '/') of at most \(Self.maxSocketPathBytes) bytes"
                 ok = { $0.hasPrefix("/") && $0.utf8.count <= Self.maxSocketPathBytes && !$0.utf8.contains(0) }
+            case .interfaceName:
+                expected = "an interface name of 1 to 15 letters, digits, '-', '_' or '.'"
+                ok = { (1...15).contains($0.utf8.count) && Self.isName($0) }
+            case .optionalName:
+                expected = "a name of letters, digits, '-', '_' or '.' (at most 64), or \"\""
+                ok = { $0.isEmpty || ($0.utf8.count <= 64 && Self.isName($0)) }
+            case .mac:
+                expected = "an Ethernet address like \"02:4e:57:53:00:02\" (unicast)"
+                ok = { Self.isUnicastMAC($0) }
+            case .cidr:
+                expected = "an IPv4 address with prefix like \"198.18.0.2/24\""
+                ok = { Self.isCIDR($0) }
+            case .optionalIPv4:
+                expected = "an IPv4 address like \"198.18.0.1\", or \"\""
+                ok = { $0.isEmpty || Self.ipv4($0) != nil }
             }
             guard case .string(let s) = value, ok(s) else { throw fail(expected) }
             config[keyPath: kp] = s
         }
+    }
+}
+
+extension ConfigField {
+    static func isName(_ s: String) -> Bool {
+        !s.hasPrefix(".") && s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e
+        }
+    }
+
+    /// A dotted quad, strictly: four decimal parts 0...255 without leading zeros.
+    static func ipv4(_ s: String) -> UInt32? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let n = UInt32(p), n <= 255,
+                  p == "0" || !p.hasPrefix("0") else { return nil }
+            value = value << 8 | n
+        }
+        return value
+    }
+
+    static func isCIDR(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let addr = ipv4(String(parts[0])), let prefix = Int(parts[1]), (1...30).contains(prefix) else { return false }
+        let host = addr & ~(UInt32.max << (32 - prefix))
+        return host != 0 && host != ~(UInt32.max << (32 - prefix))  // neither the network nor its broadcast
+    }
+
+    static func isUnicastMAC(_ s: String) -> Bool {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else { return false }
+        return UInt8(parts[0], radix: 16)! & 1 == 0 && parts.contains { UInt8($0, radix: 16)! != 0 }
     }
 }
 

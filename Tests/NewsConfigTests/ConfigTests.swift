@@ -99,7 +99,12 @@ final class ConfigTests: XCTestCase {
         odd.user = "we\"ird\\ name\twith\nnewline é"
         odd.controlGroup = "'single'"
         odd.cores = Dictionary(uniqueKeysWithValues: ServerKind.allCases.enumerated().map { ($1, $0 * 2) })
-        for config in [Config.default, Self.fullConfig, odd] {
+        var link = Config.default
+        link.nic.backend = "tap"
+        link.nic.netns = "news-test"
+        link.ip.gateway = "198.18.0.1"
+        link.ip.mtu = 1280
+        for config in [Config.default, Self.fullConfig, odd, link] {
             let text = config.rendered()
             XCTAssertEqual(try Config.parse(text), config, text)
         }
@@ -114,8 +119,10 @@ final class ConfigTests: XCTestCase {
         }
         XCTAssertEqual(keys, ["ipc", "user", "control_socket", "control_group", "fault_injection", "ring_capacity",
                               "spin", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
-                              "window_s", "stable_s", "startup_timeout_ms"])
+                              "window_s", "stable_s", "startup_timeout_ms", "backend", "tap", "netns", "mac",
+                              "address", "gateway", "mtu"])
         XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]"))
+        XCTAssertTrue(lines.contains("[nic]") && lines.contains("[ip]"))
     }
 
     func testUnknownKey() {
@@ -213,5 +220,16 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try c.validate()) { XCTAssertEqual(($0 as? ConfigError)?.key, "backoff_max_ms") }
         c = Config(cores: [.vfs: 64])
         XCTAssertThrowsError(try c.validate()) { XCTAssertEqual(($0 as? ConfigError)?.key, "vfs") }
+    }
+
+    func testLinkSettingsAreChecked() {
+        assertConfigError("[nic]\nbackend = \"pcap\"\n", line: 2, key: "backend")
+        assertConfigError("[nic]\ntap = \"much-too-long-name0\"\n", line: 2, key: "tap")
+        assertConfigError("[nic]\nmac = \"03:00:00:00:00:01\"\n", line: 2, key: "mac", contains: "unicast")
+        assertConfigError("[ip]\naddress = \"198.18.0.0/24\"\n", line: 2, key: "address")
+        assertConfigError("[ip]\naddress = \"198.18.0.2\"\n", line: 2, key: "address")
+        assertConfigError("[ip]\ngateway = \"198.18.0.256\"\n", line: 2, key: "gateway")
+        assertConfigError("[ip]\nmtu = 9000\n", line: 2, key: "mtu")
+        XCTAssertEqual(try Config.parse("[ip]\naddress = \"198.18.0.2/24\"\ngateway = \"198.18.0.1\"\n").ip.gateway, "198.18.0.1")
     }
 }
