@@ -33,6 +33,8 @@ let package = Package(
         ]),
         .target(name: "NewsIPC", dependencies: ["NewsSystem", "CNewsLinux"]),
         .target(name: "NewsConfig"),
+        .target(name: "NewsWire"),
+        .target(name: "NewsIPCore"),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig",
@@ -55,13 +57,16 @@ let package = Package(
         ]),
         .executableTarget(name: "NICDriver", dependencies: serverDeps),
         .executableTarget(name: "PacketFilter", dependencies: serverDeps),
-        .executableTarget(name: "IPServer", dependencies: serverDeps),
+        .executableTarget(name: "IPServer", dependencies: serverDeps + [
+            "NewsWire", "NewsIPCore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "UDPServer", dependencies: serverDeps),
         .executableTarget(name: "TCPServer", dependencies: serverDeps),
         .executableTarget(name: "VFS", dependencies: serverDeps),
 
         .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem", "CNewsLinux"]),
         .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
+        .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )

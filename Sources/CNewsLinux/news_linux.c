@@ -2,6 +2,11 @@
 #include "news_linux.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -131,3 +136,28 @@ int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
 }
 
 int news_eventfd(void) { return neg_errno(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); }
+
+int news_tap_open(const char *name, const char *netns_path) {
+    int saved = -1, target = -1, fd = -1, err = 0;
+    if (netns_path && *netns_path) {
+        saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (saved < 0) return -errno;
+        target = open(netns_path, O_RDONLY | O_CLOEXEC);
+        if (target < 0 || setns(target, CLONE_NEWNET) < 0) { err = -errno; goto out; }
+    }
+    fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) { err = -errno; goto out; }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { err = -errno; close(fd); fd = -1; }
+out:
+    if (saved >= 0) {
+        if (setns(saved, CLONE_NEWNET) < 0 && err == 0) err = -errno;
+        close(saved);
+    }
+    if (target >= 0) close(target);
+    if (err < 0 && fd >= 0) { close(fd); fd = -1; }
+    return err < 0 ? err : fd;
+}

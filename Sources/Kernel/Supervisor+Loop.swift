@@ -11,7 +11,7 @@ extension Supervisor {
         signalFD = try Signals.signalFD([SIGTERM, SIGINT, SIGHUP, SIGPIPE])
         try makeControlDirectory()
         listenFD = try UnixSocket.listen(path: config.controlSocket, mode: 0o660, group: controlGroup)
-        log.info("newsd \(Proc.pid): ipc \(config.ipc.rawValue), cores \(ServerKind.allCases.map { "\($0.rawValue)=\(cores[$0])" }.joined(separator: " ")), control \(config.controlSocket)\(config.faultInjection ? ", fault injection enabled" : "")")
+        log.info("newsd \(Proc.pid): ipc \(config.ipc.rawValue), nic \(config.nic.backend == "tap" ? "tap \(config.nic.tap)" + (config.nic.netns.isEmpty ? "" : " in netns \(config.nic.netns)") : "none"), cores \(ServerKind.allCases.map { "\($0.rawValue)=\(cores[$0])" }.joined(separator: " ")), control \(config.controlSocket)\(config.faultInjection ? ", fault injection enabled" : "")")
         for kind in ServerKind.allCases { start(kind, fresh: true) }
 
         while !shuttingDown {
@@ -101,6 +101,7 @@ extension Supervisor {
         clients.removeAll()
         if listenFD >= 0 { FD.close(listenFD); UnixSocket.unlinkPath(config.controlSocket) }
         plumbing.close()
-        log.info("newsd stopped; all servers reaped, regions released")
+        if let device { FD.close(device) }  // a TAP device vanishes with its last descriptor
+        log.info("newsd stopped; all servers reaped, regions and devices released")
     }
 }

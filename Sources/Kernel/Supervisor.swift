@@ -42,6 +42,9 @@ final class Supervisor {
         let policy = RestartPolicy(
             initialBackoff: UInt64(r.backoffInitialMs) * 1_000_000, maxBackoff: UInt64(r.backoffMaxMs) * 1_000_000,
             intensity: r.intensity, window: UInt64(r.windowS) * 1_000_000_000, stable: UInt64(r.stableS) * 1_000_000_000)
+        if config.nic.backend == "tap" {
+            device = try TAP.open(name: config.nic.tap, netns: config.nic.netns)
+        }
         for kind in ServerKind.allCases {
             slots[kind] = ServerSlot(kind: kind, cpu: cores[kind], spin: cores.sharesCore(kind) ? 0 : config.spin, policy: policy)
         }
@@ -61,6 +64,7 @@ final class Supervisor {
             parentPID: Proc.pid, logLevel: config.logLevel, channels: ends)
         args.wakeFD = wakeFD
         args.deviceFD = deviceFD
+        args.params = parameters(for: kind)
         args.stateFD = state.fd
         args.stateSize = state.size
         let now = Clock.nanos()
@@ -85,6 +89,15 @@ final class Supervisor {
             return
         }
         slots[kind] = slot
+    }
+
+    /// The config a server needs beyond the common launch arguments.
+    func parameters(for kind: ServerKind) -> [String: String] {
+        switch kind {
+        case .ipserver:
+            ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
+        default: [:]
+        }
     }
 
     func kill(_ kind: ServerKind, reason: String) {

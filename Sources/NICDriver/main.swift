@@ -1,5 +1,7 @@
-// NICDriver: the network interface: frames to and from the TAP device or shm cable.
-// The process shell is the shared server runtime; this server's protocol core plugs in there.
+// NICDriver: the network interface: frames to and from the TAP device newsd holds.
+// Without a device (nic.backend = "none") it only reflects probes.
 import NewsServer
 
-ServerRuntime.main(.nicdriver)
+ServerRuntime.main(.nicdriver) { context in
+    context.args.deviceFD >= 0 ? try NICCore(context) as NICCore? : nil
+}

@@ -42,6 +42,9 @@ public struct LaunchArguments: Equatable, Sendable {
     /// filter rules and flows), or -1; `stateSize` is its size in bytes.
     public var stateFD: Int32 = -1
     public var stateSize: Int = 0
+    /// Server-specific settings from the config (e.g. `ip.address` for the IP server),
+    /// each checked by the server that reads it.
+    public var params: [String: String] = [:]
     public var channels: [ChannelEnd]
 
     public init(server: String, start: Start, generation: UInt64, shm: Bool, ringCapacity: Int, spin: Int,
@@ -63,6 +66,7 @@ public struct LaunchArguments: Equatable, Sendable {
         if wakeFD >= 0 { a.append("--wake-fd=\(wakeFD)") }
         if deviceFD >= 0 { a.append("--device-fd=\(deviceFD)") }
         if stateFD >= 0 { a.append("--state=\(stateFD):\(stateSize)") }
+        for key in params.keys.sorted() { a.append("--param=\(key)=\(params[key]!)") }
         for c in channels { a.append("--channel=\(c.name):\(c.side.rawValue):\(c.fd):\(c.peerBellFD):\(c.peerWakeFD)") }
         return a
     }
@@ -76,12 +80,18 @@ public struct LaunchArguments: Equatable, Sendable {
     public static func decode(_ arguments: [String]) throws(Invalid) -> LaunchArguments {
         var kv: [String: String] = [:]
         var channels: [ChannelEnd] = []
+        var params: [String: String] = [:]
         for arg in arguments {
             guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else {
                 throw Invalid(description: "unexpected argument '\(arg)' (servers are started by newsd)")
             }
             let key = String(arg[arg.index(arg.startIndex, offsetBy: 2)..<eq])
             let value = String(arg[arg.index(after: eq)...])
+            if key == "param" {
+                guard let eq2 = value.firstIndex(of: "="), eq2 != value.startIndex else { throw Invalid(description: "bad --param '\(value)'") }
+                params[String(value[..<eq2])] = String(value[value.index(after: eq2)...])
+                continue
+            }
             if key == "channel" {
                 let f = value.split(separator: ":", omittingEmptySubsequences: false)
                 guard f.count == 5, let side = ChannelSide(rawValue: String(f[1])), let fd = Int32(f[2]),
@@ -122,6 +132,7 @@ public struct LaunchArguments: Equatable, Sendable {
             guard let fd = Int32(d), fd > LaunchArguments.doorbellFD else { throw Invalid(description: "bad --device-fd=\(d)") }
             result.deviceFD = fd
         }
+        result.params = params
         if let st = kv.removeValue(forKey: "state") {
             let f = st.split(separator: ":")
             guard f.count == 2, let fd = Int32(f[0]), let size = Int(f[1]), fd > LaunchArguments.doorbellFD, (1...(1 << 30)).contains(size)

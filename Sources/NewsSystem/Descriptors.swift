@@ -55,6 +55,28 @@ public enum FD {
         }
     }
 
+    /// One non-allocating read into `buffer`: the byte count, or nil when nothing is ready
+    /// (EAGAIN) or the read failed; `failed` tells the two apart.
+    @inline(__always)
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int?, failed: Bool) {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return (n, false) }
+            if errno == EINTR { continue }
+            return (nil, !(errno == EAGAIN || errno == EWOULDBLOCK))
+        }
+    }
+
+    /// One write of `bytes` (a datagram-like device write: all or nothing). False on error.
+    @inline(__always)
+    public static func writeOnce(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        while true {
+            let n = Glibc.write(fd, bytes.baseAddress, bytes.count)
+            if n >= 0 { return n == bytes.count }
+            if errno != EINTR { return false }
+        }
+    }
+
     /// Reads a whole (small) file such as /proc/PID/status.
     public static func readFile(_ path: String) throws(SystemError) -> String {
         let fd = try sys(open(path, O_RDONLY | O_CLOEXEC), "open \(path)")
@@ -66,6 +88,14 @@ public enum FD {
             out += chunk
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+public enum TAP {
+    /// Opens TAP device `name` (non-blocking), in `/run/netns/<netns>` if `netns` is set.
+    public static func open(name: String, netns: String) throws(SystemError) -> Int32 {
+        let path = netns.isEmpty ? "" : "/run/netns/" + netns
+        return try shim(news_tap_open(name, path), "open TAP \(name)" + (netns.isEmpty ? "" : " in netns \(netns)"))
     }
 }
 

@@ -1,5 +1,4 @@
-// PacketFilter: stateful packet filtering between the driver and IP.
-// The process shell is the shared server runtime; this server's protocol core plugs in there.
+// PacketFilter: stateful packet filtering between the NIC driver and IP.
 import NewsServer
 
-ServerRuntime.main(.packetfilter)
+ServerRuntime.main(.packetfilter) { context in try FilterCore(context) }

@@ -15,6 +15,7 @@ final class LaunchArgumentsTests: XCTestCase {
         full.stateFD = 6
         full.stateSize = 65536
         full.channels[0].peerWakeFD = 11
+        full.params = ["ip.address": "198.18.0.2/24", "ip.gateway": ""]
         XCTAssertEqual(try LaunchArguments.decode(full.encode()), full)
     }
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from newsutil import BIN, SERVERS, News
+from newsutil import BIN, SERVERS, Netns, News
 
 
 def pytest_configure(config):
@@ -50,3 +50,22 @@ def start_news(tmp_path, request):
 @pytest.fixture(params=["shm", "kernel"])
 def ipc(request):
     return request.param
+
+
+@pytest.fixture
+def linked_news(start_news):
+    """`linked_news(**config)`: a newsd whose NIC driver drives a TAP in a namespace made for
+    this test, the Linux side at 198.18.0.1/24. Returns (news, netns); both go at teardown."""
+    made = []
+
+    def start(**settings):
+        ns = Netns()
+        made.append(ns)
+        nic = {**ns.nic_config()["nic"], **settings.pop("nic", {})}
+        news = start_news(nic=nic, **settings)
+        ns.configure()
+        return news, ns
+
+    yield start
+    for ns in made:
+        ns.close()

@@ -200,3 +200,33 @@ class News:
             return s if s["state"] == "running" and s.get("pid") not in (None, old_pid) and s["restarts"] == restarts else None
         return wait_for(back, timeout, what=f"{name} running again with a new pid and {restarts} restarts")
 
+
+
+class Netns:
+    """A network namespace made for one test, holding the Linux end of NEWS's TAP link
+    (198.18.0.1/24; NEWS is 198.18.0.2). newsd creates the TAP inside it; `configure` gives
+    the Linux side its address once the device exists. Always removed by `close`."""
+
+    count = 0
+
+    def __init__(self):
+        Netns.count += 1
+        tag = f"{os.getpid() % 100000}x{Netns.count}"
+        self.name = f"news-{tag}"
+        self.tap = f"nt{tag}"[:15]
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+
+    def nic_config(self):
+        return {"nic": {"backend": "tap", "tap": self.tap, "netns": self.name}}
+
+    def exec(self, *cmd, timeout=120, check=False, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.name, *cmd], capture_output=True, text=True,
+                              timeout=timeout, check=check, **kw)
+
+    def configure(self, address="198.18.0.1/24"):
+        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", self.tap, "up"],
+                    ["ip", "addr", "add", address, "dev", self.tap]):
+            self.exec(*cmd, check=True)
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)

@@ -114,6 +114,10 @@ int news_die_with_parent(int expected_parent); // PR_SET_PDEATHSIG(SIGKILL), the
 int news_accept(int fd);                 // accept4(CLOEXEC|NONBLOCK)
 int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int news_eventfd(void);                  // non-blocking, close-on-exec, counter 0
+// Creates (or attaches to) TAP device `name`, inside the network namespace at `netns_path`
+// when that is non-empty (newsd's own namespace is restored before returning). The device
+// lives as long as the descriptor: when newsd exits, it is gone.
+int news_tap_open(const char *name, const char *netns_path);
 int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): never allowed
 
 #endif

@@ -1,0 +1,152 @@
+import NewsIPC
+import NewsIPCore
+import NewsServer
+import NewsSystem
+import NewsWire
+
+extension IPCore {
+    // MARK: - ARP (RFC 826)
+
+    func input(arp bytes: UnsafeRawBufferPointer, ports: Ports) {
+        let packet: ARPPacket
+        do { packet = try ARPPacket(bytes) } catch { counters.drop(error); return }
+        let sender = packet.senderIP
+        // An ARP packet from a sender off our network, or claiming our address, is not one
+        // we learn from.
+        guard network.contains(sender), sender != address, sender != network.broadcast, packet.senderMAC.isUnicast else {
+            counters.bump("arp_bad_sender"); return
+        }
+        let forUs = packet.targetIP == address
+        let queued = arp.learned(sender.value, mac: MAC(octets: packet.senderMAC), weAreTarget: forUs, now: Clock.nanos())
+        if forUs || !queued.isEmpty { save() }
+        for datagram in queued { datagram.withUnsafeBytes { sendFrame(to: packet.senderMAC, type: .ipv4, $0, ports: ports) } }
+        if forUs && packet.operation == .request {
+            counters.bump("arp_replies_sent")
+            let reply = ARPRepr(operation: .reply, senderMAC: mac, senderIP: address, targetMAC: packet.senderMAC, targetIP: sender)
+            emitFrame(to: packet.senderMAC, type: .arp, length: reply.bufferLength, ports: ports) { reply.emit(into: $0) }
+        }
+    }
+
+    func sendARPRequest(for ip: IPv4Address, ports: Ports) {
+        counters.bump("arp_requests_sent")
+        let request = ARPRepr(operation: .request, senderMAC: mac, senderIP: address, targetMAC: .zero, targetIP: ip)
+        emitFrame(to: .broadcast, type: .arp, length: request.bufferLength, ports: ports) { request.emit(into: $0) }
+    }
+
+    // MARK: - ICMP (RFC 792, RFC 1122 3.2.2)
+
+    func input(icmp bytes: UnsafeRawBufferPointer, from header: IPv4Header, ports: Ports) {
+        let packet: ICMPPacket
+        do { packet = try ICMPPacket(bytes) } catch { counters.drop(error); return }
+        counters.bump("icmp_in")
+        guard case .echoRequest(let id, let seq, let data) = ICMPRepr.parse(packet) else { return }
+        // RFC 1122 3.2.2.6: echo requests to a broadcast address MAY be dropped; we do.
+        guard header.destination == address else { counters.bump("icmp_echo_broadcast_ignored"); return }
+        counters.bump("icmp_echo_replies")
+        send(ICMPRepr.echoReply(identifier: id, sequence: seq, data: data), to: header.source, ports: ports)
+    }
+
+    func sendUnreachable(_ code: UInt8, about original: IPv4Packet, ports: Ports) {
+        // RFC 1122 3.2.2: never in answer to an ICMP error, a broadcast, or a non-first fragment.
+        guard !original.destination.isBroadcast, original.fragmentOffset == 0 else { return }
+        if original.protocol == .icmp, let inner = try? ICMPPacket(original.payload, verifyChecksum: false),
+           ![ICMPType.echoRequest, ICMPType.echoReply].contains(inner.type) { return }
+        counters.bump("icmp_unreachable_sent")
+        send(ICMPRepr.destinationUnreachable(code: code, quoted: ICMPRepr.quote(original)), to: original.source, ports: ports)
+    }
+
+    func send(_ icmp: ICMPRepr, to destination: IPv4Address, ports: Ports) {
+        var bytes = [UInt8](repeating: 0, count: icmp.bufferLength)
+        let n = bytes.withUnsafeMutableBytes { icmp.emit(into: $0) }
+        guard n > 0 else { counters.bump("icmp_emit_failed"); return }
+        bytes.withUnsafeBytes { send(protocol: .icmp, to: destination, payload: $0, ports: ports) }
+    }
+
+    // MARK: - Sending datagrams
+
+    /// A datagram from a transport server: arg.1 destination, arg.2 protocol; the payload is
+    /// its segment, checksum included. Checked like anything else from a channel.
+    func output(datagram m: Message, payload: UnsafeRawBufferPointer, ports: Ports) {
+        guard let proto = UInt8(exactly: m.arg.2), proto == IPProtocol.udp.rawValue || proto == IPProtocol.tcp.rawValue,
+              let dst = UInt32(exactly: m.arg.1) else { counters.bump("dropped_bad_datagram"); return }
+        send(protocol: IPProtocol(rawValue: proto), to: IPv4Address(dst), payload: payload, ports: ports)
+    }
+
+    /// Routes, fragments (RFC 791) if the datagram does not fit the MTU, and transmits.
+    func send(protocol proto: IPProtocol, to destination: IPv4Address, payload: UnsafeRawBufferPointer, ports: Ports) {
+        guard let (hop, _) = routes.route(to: destination.value) else { counters.bump("dropped_no_route"); return }
+        guard payload.count <= maxIPv4Payload else { counters.bump("dropped_too_big"); return }
+        let id = nextID
+        nextID &+= 1
+        counters.bump("ip_out")
+        let pieces = IPv4Header(source: address, destination: destination, protocol: proto, payloadLength: payload.count).totalLength <= mtu
+            ? [(offset: 0, length: payload.count, moreFragments: false)]
+            : Fragmenter.fragment(payloadLength: payload.count, mtu: mtu)
+        if pieces.count > 1 { counters.bump("fragments_sent", UInt64(pieces.count)) }
+        for piece in pieces {
+            let header = IPv4Header(source: address, destination: destination, protocol: proto, ttl: 64, identification: id,
+                                    moreFragments: piece.moreFragments, fragmentOffset: piece.offset, payloadLength: piece.length)
+            var packet = [UInt8](repeating: 0, count: header.totalLength)
+            packet.withUnsafeMutableBytes { out in
+                _ = header.emit(into: out)
+                UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[piece.offset..<(piece.offset + piece.length)]))
+            }
+            transmit(packet, nextHop: IPv4Address(hop), ports: ports)
+        }
+    }
+
+    /// Hands an IP packet to the link once the next hop's address is known (RFC 1122
+    /// 2.3.2.2: queue a few while ARP resolves, drop the rest).
+    func transmit(_ packet: [UInt8], nextHop: IPv4Address, ports: Ports) {
+        if nextHop.isBroadcast || nextHop == network.broadcast {
+            packet.withUnsafeBytes { sendFrame(to: .broadcast, type: .ipv4, $0, ports: ports) }
+            return
+        }
+        switch arp.resolve(nextHop.value, now: Clock.nanos()) {
+        case .known(let hw):
+            packet.withUnsafeBytes { sendFrame(to: MACAddress(hw), type: .ipv4, $0, ports: ports) }
+        case .sendRequest:
+            if !arp.enqueue(nextHop.value, packet: packet) { counters.bump("arp_queue_full") }
+            sendARPRequest(for: nextHop, ports: ports)
+        case .wait:
+            if !arp.enqueue(nextHop.value, packet: packet) { counters.bump("arp_queue_full") }
+        case .failed:
+            counters.bump("dropped_arp_failed")
+        }
+    }
+
+    func sendFrame(to destination: MACAddress, type: EtherType, _ payload: UnsafeRawBufferPointer, ports: Ports) {
+        emitFrame(to: destination, type: type, length: payload.count, ports: ports) { out in
+            out.copyMemory(from: payload)
+            return payload.count
+        }
+    }
+
+    /// Writes an Ethernet header and `body` into the frame buffer and sends it down.
+    func emitFrame(to destination: MACAddress, type: EtherType, length: Int, ports: Ports,
+                   _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        let total = EthernetFrame.headerLength + length
+        guard total <= frame.count else { counters.bump("dropped_frame_too_big"); return }
+        _ = EthernetHeader(destination: destination, source: mac, etherType: type).emit(into: frame)
+        let written = body(UnsafeMutableRawBufferPointer(rebasing: frame[EthernetFrame.headerLength..<total]))
+        guard written == length else { counters.bump("frame_emit_failed"); return }
+        // Ethernet's minimum frame (60 bytes before the FCS): pad short ones with zeros.
+        var size = total
+        if size < 60 {
+            UnsafeMutableRawBufferPointer(rebasing: frame[size..<60]).initializeMemory(as: UInt8.self, repeating: 0)
+            size = 60
+        }
+        if !ports.send(down, Message(kind: .frame, seq: 0), payload: UnsafeRawBufferPointer(rebasing: frame[0..<size])) {
+            counters.bump("dropped_down_full")
+        }
+    }
+}
+
+extension MAC {
+    init(octets m: MACAddress) { self.init(m[0], m[1], m[2], m[3], m[4], m[5]) }
+}
+
+extension MACAddress {
+    init(_ m: MAC) { self.init(m.octets.0, m.octets.1, m.octets.2, m.octets.3, m.octets.4, m.octets.5) }
+}

@@ -1,0 +1,145 @@
+import Logging
+import NewsIPC
+import NewsIPCore
+import NewsServer
+import NewsSystem
+import NewsWire
+
+/// The IP server's core. Frames arrive from the packet filter (ip-pf); datagrams for UDP
+/// and TCP go up their channels; everything NEWS sends leaves as frames down ip-pf.
+final class IPCore: ServerCore {
+    let address: IPv4Address
+    let network: IPv4Network
+    let mac: MACAddress
+    let mtu: Int
+    let down: Int
+    let udp: Int?
+    let tcp: Int?
+    var arp = ARPCache<[UInt8]>()
+    var routes = RouteTable()
+    var reassembler = Reassembler()
+    var nextID: UInt16
+    var lastMaintenance: UInt64 = 0
+    let counters: IPCounters
+    let persistence: IPPersistence?
+    let log: Logger
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ChannelLayout.maxPayload, alignment: 64)
+
+    init(_ context: ServerContext) throws {
+        let p = context.args.params
+        func invalid(_ what: String) -> LaunchArguments.Invalid { LaunchArguments.Invalid(description: "ipserver: \(what)") }
+        guard let net = p["ip.address"].flatMap(IPv4Network.init), let addrText = p["ip.address"]?.split(separator: "/").first,
+              let addr = IPv4Address(String(addrText)) else { throw invalid("bad ip.address \(p["ip.address"] ?? "(none)")") }
+        guard let mac = p["nic.mac"].flatMap(MACAddress.init), mac.isUnicast else { throw invalid("bad nic.mac") }
+        guard let mtu = p["ip.mtu"].flatMap(Int.init), (576...1500).contains(mtu) else { throw invalid("bad ip.mtu") }
+        guard let down = context.ports.index(of: "ip-pf") else { throw invalid("no ip-pf channel") }
+        address = addr
+        network = IPv4Network(address: net.networkAddress, prefix: net.prefix)!
+        self.mac = mac
+        self.mtu = mtu
+        self.down = down
+        udp = context.ports.index(of: "udp-ip")
+        tcp = context.ports.index(of: "tcp-ip")
+        counters = IPCounters(context)
+        log = context.log
+        nextID = UInt16(truncatingIfNeeded: Clock.nanos() >> 10)
+        persistence = context.state.map { IPPersistence(region: $0) }
+
+        // Routes and ARP entries survive a restart: adopt what the last incarnation saved,
+        // then make sure the configured routes are there.
+        if context.isRestart, let saved = persistence?.load() {
+            arp = saved.arp
+            routes = saved.routes
+            counters.bump("state_invalid_records", UInt64(saved.invalid))
+            log.info("adopted \(arp.count) ARP entries and \(routes.routes.count) routes")
+        }
+        if routes.routes.isEmpty {
+            try routes.add(Route(network: network.networkAddress.value, prefixLength: network.prefix, interface: 0))
+            if let gw = p["ip.gateway"], !gw.isEmpty {
+                guard let g = IPv4Address(gw), network.contains(g) else { throw invalid("gateway \(gw) is not on \(network)") }
+                try routes.add(.defaultRoute(via: g.value, interface: 0))
+            }
+        }
+        save()
+    }
+
+    func save() { persistence?.save(arp: arp, routes: routes) }
+
+    // MARK: - Input
+
+    func handle(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int, ports: Ports) {
+        switch MessageKind(rawValue: message.kind) {
+        case .frame? where port == down: input(frame: payload, ports: ports)
+        case .datagram? where port == udp || port == tcp: output(datagram: message, payload: payload, ports: ports)
+        default: counters.bump("dropped_unexpected_message")
+        }
+    }
+
+    func input(frame bytes: UnsafeRawBufferPointer, ports: Ports) {
+        let eth: EthernetFrame
+        do { eth = try EthernetFrame(bytes) } catch { counters.drop(error); return }
+        guard eth.destination == mac || eth.destination.isBroadcast else { counters.bump("dropped_not_our_mac"); return }
+        switch eth.etherType {
+        case .arp: input(arp: eth.payload, ports: ports)
+        case .ipv4: input(ipv4: eth.payload, ports: ports)
+        default: counters.bump("dropped_ethertype")
+        }
+    }
+
+    func input(ipv4 bytes: UnsafeRawBufferPointer, ports: Ports) {
+        let ip: IPv4Packet
+        do {
+            ip = try IPv4Packet(bytes)
+            try ip.checkSource()
+        } catch { counters.drop(error); return }
+        // RFC 1122 3.2.1.3: a host silently discards datagrams not addressed to it.
+        let dst = ip.destination
+        guard dst == address || dst.isBroadcast || dst == network.broadcast else { counters.bump("dropped_not_our_ip"); return }
+        guard ip.source != address, network.broadcast != ip.source else { counters.drop(.ipv4MartianSource); return }
+        counters.bump("ip_in")
+        let header = IPv4Header.parse(ip)
+        if ip.isFragment {
+            let key = FragmentKey(source: ip.source.value, destination: dst.value, protocolNumber: ip.protocol.rawValue,
+                                  identification: ip.identification)
+            switch reassembler.add(key: key, offset: ip.fragmentOffset, moreFragments: ip.moreFragments, payload: ip.payload, now: Clock.nanos()) {
+            case .complete(let whole):
+                counters.bump("reassembled")
+                whole.withUnsafeBytes { deliver(header, payload: $0, original: ip, ports: ports) }
+            case .pending: break
+            case .dropped(let why): counters.bump(why.counterName)
+            }
+            return
+        }
+        deliver(header, payload: ip.payload, original: ip, ports: ports)
+    }
+
+    /// A whole datagram for us: ICMP is answered here, UDP and TCP go up.
+    func deliver(_ header: IPv4Header, payload: UnsafeRawBufferPointer, original: IPv4Packet, ports: Ports) {
+        switch header.protocol {
+        case .icmp: input(icmp: payload, from: header, ports: ports)
+        case .udp, .tcp:
+            guard let port = header.protocol == .udp ? udp : tcp else { counters.bump("dropped_no_transport"); return }
+            guard payload.count <= ChannelLayout.maxPayload else { counters.bump("dropped_datagram_too_big"); return }
+            let m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
+                                                             UInt64(header.protocol.rawValue), 0, 0, 0))
+            if !ports.send(port, m, payload: payload) { counters.bump("dropped_transport_full") }
+        default:
+            // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable.
+            counters.bump("dropped_unknown_protocol")
+            if header.destination == address { sendUnreachable(ICMPUnreachableCode.protocol, about: original, ports: ports) }
+        }
+    }
+
+    // MARK: - Timers
+
+    func tick(now: UInt64, ports: Ports) -> Bool {
+        guard now &- lastMaintenance > 100_000_000 else { return false }
+        lastMaintenance = now
+        reassembler.expire(now: now)
+        let due = arp.expire(now: now)
+        for ip in due.retry { sendARPRequest(for: IPv4Address(ip), ports: ports) }
+        if !due.failed.isEmpty { counters.bump("arp_resolution_failed", UInt64(due.failed.count)); save() }
+        counters.publish(reassembler: reassembler.counters, arp: arp.counters)
+        return false
+    }
+}
