@@ -3,7 +3,8 @@
 # must already be on PATH; everything else comes from Debian's packages and PyPI.
 set -euo pipefail
 
-packages=(libseccomp-dev libnuma-dev pkg-config iproute2 procps util-linux strace python3 python3-pip)
+packages=(libseccomp-dev libnuma-dev pkg-config iproute2 procps util-linux strace python3 python3-pip
+          iputils-ping python3-scapy tshark tcpdump socat)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
