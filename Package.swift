@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem", "CNewsLinux"]),
         .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
         .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
+        .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )
