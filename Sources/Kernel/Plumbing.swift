@@ -88,12 +88,13 @@ final class Plumbing {
         return (fds, ends, wakeFD, deviceFD, state)
     }
 
-    /// newsd's own end of its channel to vfs (the probe path).
-    func newsdChannel() throws(RingError) -> any Channel {
-        let name = "newsd-vfs"
+    /// newsd's own end of one of its channels: `newsd-vfs` (the probe path) or
+    /// `nic-capture` (mirrored frames).
+    func newsdChannel(_ name: String) throws(RingError) -> any Channel {
+        let spec = Topology.channels.first { $0.name == name }!
         if shm {
             return try ShmChannel(name: name, base: regions[name]!.base, capacity: capacity, side: .upper,
-                                  peerBell: doorbell(.server(.vfs)))
+                                  peerBell: doorbell(spec.lower))
         }
         return KernelChannel(name: name, fd: socketPairs[name]!.upper)
     }

@@ -95,7 +95,26 @@ extension Supervisor {
             guard !probe.active else { reply(to: client.fd, .failure("a probe is already running")); return }
             client.waiting = true
             probe.start(count: count, client: client.fd, now: Clock.nanos())
+        case .capture(let count, let seconds):
+            guard config.nic.backend != "none" else { reply(to: client.fd, .failure("no device to capture on (nic.backend = \"none\")")); return }
+            guard !capture.active else { reply(to: client.fd, .failure("a capture is already running")); return }
+            client.waiting = true
+            UnixSocket.setBlocking(client.fd, sendTimeoutSeconds: 2)
+            capture.start(client: client.fd, count: count, seconds: seconds, now: Clock.nanos())
+            plumbing.status(.nicdriver).set(capture: true)
+            log.info("capturing up to \(count) frames for at most \(seconds) s")
         }
+    }
+
+    /// Ends a capture: the NIC driver stops mirroring and the stream is closed.
+    func finishCapture() {
+        plumbing.status(.nicdriver).set(capture: false)
+        let frames = capture.written
+        if let fd = capture.finish() {
+            clients.removeAll { $0.fd == fd }
+            FD.close(fd)
+        }
+        log.info("capture finished: \(frames) frames")
     }
 
     func reply(to fd: Int32, _ reply: Reply) {
@@ -149,6 +168,7 @@ extension Supervisor {
             Counter(name: "tx.newsd-vfs", value: probe.totalSent),
             Counter(name: "rx.newsd-vfs", value: probe.totalReceived),
             Counter(name: "probes_stale", value: probe.stale),
+            Counter(name: "captured_frames", value: capture.framesTotal),
         ], invalidCounters: 0)]
         for kind in ServerKind.allCases {
             let (valid, invalid) = plumbing.status(kind).counters()

@@ -24,6 +24,10 @@ extension Supervisor {
                 }
                 wait = min(wait, 1_000_000)
             }
+            if capture.active {
+                if capture.step(now: Clock.nanos()) { finishCapture() }
+                wait = min(wait, 1_000_000)
+            }
             pollOnce(timeoutNanos: wait)
         }
         shutdown()
@@ -47,6 +51,7 @@ extension Supervisor {
         let children = ServerKind.allCases.compactMap { k in slots[k]?.child.map { (k, $0) } }
         entries += children.map { Poll.Entry(fd: $0.1.pidfd) }
         var ms = Int32(clamping: (timeoutNanos + 999_999) / 1_000_000)
+        if let fd = capture.channel.pollDescriptor, capture.active { entries.append(Poll.Entry(fd: fd)) }
         if probe.active {
             if let fd = probe.channel.pollDescriptor { entries.append(Poll.Entry(fd: fd)) } else if ownBell != nil {
                 // Shared memory: look at the descriptors without blocking, then sleep on our

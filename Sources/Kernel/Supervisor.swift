@@ -17,6 +17,7 @@ final class Supervisor {
     let startedAt = Clock.nanos()
     var slots: [ServerKind: ServerSlot] = [:]
     let probe: ProbeEngine
+    let capture: CaptureEngine
     let ownBell: Doorbell?
     var listenFD: Int32 = -1
     var signalFD: Int32 = -1
@@ -36,7 +37,8 @@ final class Supervisor {
         guard user.uid != 0 else { throw SystemError("user '\(config.user)' is root; servers must run unprivileged", errno: 1) }
         controlGroup = try Confinement.lookupGroup(config.controlGroup)
         plumbing = try Plumbing(config: config, cores: cores)
-        probe = ProbeEngine(channel: try plumbing.newsdChannel(), window: min(64, config.ringCapacity / 4))
+        probe = ProbeEngine(channel: try plumbing.newsdChannel("newsd-vfs"), window: min(64, config.ringCapacity / 4))
+        capture = CaptureEngine(channel: try plumbing.newsdChannel("nic-capture"))
         ownBell = config.ipc == .shm ? plumbing.doorbell(.newsd) : nil
         let r = config.restart
         let policy = RestartPolicy(

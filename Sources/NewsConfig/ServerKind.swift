@@ -64,6 +64,8 @@ public enum Topology {
         ChannelSpec(name: "tcp-ip", upper: .server(.tcpserver), lower: .server(.ipserver)),
         ChannelSpec(name: "ip-pf", upper: .server(.ipserver), lower: .server(.packetfilter)),
         ChannelSpec(name: "pf-nic", upper: .server(.packetfilter), lower: .server(.nicdriver)),
+        // Frames the NIC driver mirrors to newsd while `newsctl capture` runs.
+        ChannelSpec(name: "nic-capture", upper: .newsd, lower: .server(.nicdriver)),
     ]
 
     public static func channels(of endpoint: Endpoint) -> [ChannelSpec] {

@@ -9,9 +9,12 @@ public enum ControlRequest: Equatable, Sendable {
     case restart(ServerKind)
     case crash(ServerKind, FaultCommand)
     case probe(count: Int)
+    /// Answered not with JSON but with a pcap stream (or a JSON error).
+    case capture(count: Int, seconds: Int)
     case stop
 
     public static let maxProbeCount = 10_000_000
+    public static let maxCaptureCount = 1_000_000
 
     public var line: String {
         switch self {
@@ -20,6 +23,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .restart(let s): "restart \(s.rawValue)"
         case .crash(let s, let how): "crash \(s.rawValue) \(how.name)"
         case .probe(let n): "probe \(n)"
+        case .capture(let n, let s): "capture \(n) \(s)"
         case .stop: "stop"
         }
     }
@@ -55,6 +59,11 @@ public enum ControlRequest: Equatable, Sendable {
             try arity(2)
             guard let n = Int(words[1]), (1...maxProbeCount).contains(n) else { throw Invalid("probe: count must be 1...\(maxProbeCount)") }
             return .probe(count: n)
+        case "capture":
+            try arity(3)
+            guard let n = Int(words[1]), (1...maxCaptureCount).contains(n) else { throw Invalid("capture: count must be 1...\(maxCaptureCount)") }
+            guard let s = Int(words[2]), (1...3600).contains(s) else { throw Invalid("capture: seconds must be 1...3600") }
+            return .capture(count: n, seconds: s)
         default:
             throw Invalid("unknown request '\(verb)'")
         }

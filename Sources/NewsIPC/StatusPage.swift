@@ -24,10 +24,14 @@ public struct StatusPage: @unchecked Sendable {
         page.pointee.magic = NEWS_STATUS_MAGIC
         news_store_release_u32(&page.pointee.state, State.starting.rawValue)
         news_store_release_u32(&page.pointee.command, 0)
+        news_store_release_u32(&page.pointee.capture, 0)
         news_store_release_u64(&page.pointee.generation, generation)
     }
 
     public func post(command: UInt32) { news_store_release_u32(&page.pointee.command, command) }
+    public func set(capture on: Bool) { news_store_release_u32(&page.pointee.capture, on ? 1 : 0) }
+    /// Read by the NIC driver for every frame: one load of a line it already holds.
+    @inline(__always) public var capturing: Bool { news_load_acquire_u32(&page.pointee.capture) != 0 }
 
     // ---- written by the server ----------------------------------------------------------
     @inline(__always) public func beat() { news_store_release_u64(&page.pointee.heartbeat, page.pointee.heartbeat &+ 1) }

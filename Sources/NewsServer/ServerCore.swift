@@ -34,6 +34,9 @@ public struct ServerContext {
 
     public var isRestart: Bool { args.start == .restart }
 
+    /// Whether newsd asks for frames to be mirrored to it (`newsctl capture`).
+    @inline(__always) public var captureRequested: Bool { status.capturing }
+
     /// A named counter on the status page (`newsctl stats`), continued across restarts.
     public func counter(_ name: String) -> CounterHandle { CounterHandle(status: status, slot: status.counter(named: name)) }
 }

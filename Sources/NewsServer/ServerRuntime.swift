@@ -21,7 +21,7 @@ public final class ServerRuntime {
     /// Entry point of every server executable: never returns. `makeCore` builds the
     /// server's protocol core once its channels are attached (before confinement, so it may
     /// still map memory); nil for a server that only forwards probes.
-    public static func main(_ kind: ServerKind, makeCore: ((ServerContext) throws -> any ServerCore)? = nil) -> Never {
+    public static func main(_ kind: ServerKind, makeCore: ((ServerContext) throws -> (any ServerCore)?)? = nil) -> Never {
         let raw = Array(CommandLine.arguments.dropFirst())
         let args: LaunchArguments
         do { args = try LaunchArguments.decode(raw) } catch {
@@ -42,7 +42,7 @@ public final class ServerRuntime {
     var core: (any ServerCore)?
     var ports: Ports!
 
-    init(kind: ServerKind, args: LaunchArguments, log: Logger, makeCore: ((ServerContext) throws -> any ServerCore)?) throws {
+    init(kind: ServerKind, args: LaunchArguments, log: Logger, makeCore: ((ServerContext) throws -> (any ServerCore)?)?) throws {
         guard args.server == kind.rawValue else {
             throw LaunchArguments.Invalid(description: "started as \(args.server) but this is \(kind.rawValue)")
         }

@@ -77,6 +77,13 @@ public enum FD {
         }
     }
 
+    /// Creates (or truncates) `path` with mode 0644 and writes `bytes` to it.
+    public static func writeFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+        let fd = try sys(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644), "open \(path)")
+        defer { Glibc.close(fd) }
+        try writeAll(fd, bytes)
+    }
+
     /// Reads a whole (small) file such as /proc/PID/status.
     public static func readFile(_ path: String) throws(SystemError) -> String {
         let fd = try sys(open(path, O_RDONLY | O_CLOEXEC), "open \(path)")

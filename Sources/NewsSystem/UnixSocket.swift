@@ -68,6 +68,15 @@ public enum UnixSocket {
         return Credentials(pid: pid, uid: uid, gid: gid)
     }
 
+    /// Makes `fd` blocking, with writes giving up after `sendTimeoutSeconds` (a stream newsd
+    /// writes to a client that has stopped reading must not stall the supervisor for long).
+    public static func setBlocking(_ fd: Int32, sendTimeoutSeconds: Int) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        var tv = timeval(tv_sec: sendTimeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     public static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

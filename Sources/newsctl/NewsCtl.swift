@@ -59,7 +59,7 @@ struct NewsCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "newsctl",
         abstract: "Control and inspect a running newsd.",
-        subcommands: [Status.self, Stats.self, Restart.self, Crash.self, Probe.self, Stop.self])
+        subcommands: [Status.self, Stats.self, Restart.self, Crash.self, Probe.self, Capture.self, Stop.self])
 
     /// Usage errors exit with 2 (as the shell's own do), not ArgumentParser's 64.
     static func main() {
@@ -123,4 +123,54 @@ struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop newsd and every server.")
     @OptionGroup var common: Common
     func run() throws { try common.call(.stop) { $0.message ?? "ok" } }
+}
+
+struct Capture: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Capture frames at the NIC driver into a pcap file (both directions).")
+    @OptionGroup var common: Common
+    @Argument(help: "The pcap file to write.") var file: String
+    @Option(help: "Stop after this many frames.") var count: Int = 1000
+    @Option(help: "Stop after this many seconds.") var seconds: Int = 10
+
+    func validate() throws {
+        guard (1...ControlRequest.maxCaptureCount).contains(count) else { throw ValidationError("--count must be 1...\(ControlRequest.maxCaptureCount)") }
+        guard (1...3600).contains(seconds) else { throw ValidationError("--seconds must be 1...3600") }
+    }
+
+    func run() throws {
+        let raw: [UInt8]
+        do { raw = try ControlClient(socketPath: common.socket).send(.capture(count: count, seconds: seconds), timeoutSeconds: seconds + 10) } catch {
+            Output.error("newsctl: cannot reach newsd at \(common.socket): \(error)")
+            throw ExitCode(1)
+        }
+        // newsd answers with a pcap stream, or with a JSON error.
+        guard raw.count >= 24, raw[0] == 0xD4, raw[1] == 0xC3, raw[2] == 0xB2, raw[3] == 0xA1 else {
+            Output.error("newsctl: " + (PcapText.error(in: raw) ?? "capture failed (\(raw.count) bytes from newsd)"))
+            throw ExitCode(1)
+        }
+        do { try FD.writeFile(file, raw) } catch {
+            Output.error("newsctl: cannot write \(file): \(error)")
+            throw ExitCode(1)
+        }
+        Output.print("captured \(PcapText.records(in: raw)) frames to \(file)")
+    }
+}
+
+enum PcapText {
+    static func records(in pcap: [UInt8]) -> Int {
+        var offset = 24
+        var n = 0
+        while offset + 16 <= pcap.count {
+            let len = Int(pcap[offset + 8]) | Int(pcap[offset + 9]) << 8 | Int(pcap[offset + 10]) << 16 | Int(pcap[offset + 11]) << 24
+            offset += 16 + len
+            if offset <= pcap.count { n += 1 }
+        }
+        return n
+    }
+
+    static func error(in reply: [UInt8]) -> String? {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (try? decoder.decode(Reply.self, from: Data(reply)))?.error
+    }
 }

@@ -73,7 +73,8 @@ typedef struct news_status_page {
     uint32_t ncounters;
     uint64_t heartbeat;
     uint64_t generation;   // incarnation number, written by newsd before each start
-    uint8_t _pad[32];
+    uint32_t capture;      // newsd writes 1 while `newsctl capture` runs (nicdriver mirrors frames)
+    uint8_t _pad[28];
     news_counter_t counters[NEWS_MAX_COUNTERS];
 } news_status_page_t;
 _Static_assert(offsetof(news_status_page_t, counters) == 64, "counters start on line 1");
