@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "NewsConfig"),
         .target(name: "NewsWire"),
         .target(name: "NewsIPCore"),
+        .target(name: "NewsFilter"),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig",
@@ -43,12 +44,12 @@ let package = Package(
         .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem"]),
 
         .executableTarget(name: "Kernel", dependencies: [
-            "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews",
+            "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews", "NewsFilter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "newsctl", dependencies: [
-            "libnews", "NewsControl",
+            "libnews", "NewsControl", "NewsFilter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "newsbench", dependencies: [
@@ -56,7 +57,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "NICDriver", dependencies: serverDeps),
-        .executableTarget(name: "PacketFilter", dependencies: serverDeps),
+        .executableTarget(name: "PacketFilter", dependencies: serverDeps + [
+            "NewsWire", "NewsFilter", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "IPServer", dependencies: serverDeps + [
             "NewsWire", "NewsIPCore", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,6 +71,7 @@ let package = Package(
         .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
         .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
         .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore"]),
+        .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )

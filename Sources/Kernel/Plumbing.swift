@@ -48,6 +48,11 @@ final class Plumbing {
         }
     }
 
+    func stateRegion(_ server: ServerKind) -> UnsafeMutableRawBufferPointer {
+        let r = stateRegions[server]!
+        return UnsafeMutableRawBufferPointer(start: r.base, count: r.size)
+    }
+
     func status(_ server: ServerKind) -> StatusPage { StatusPage(at: statusPages[server]!.base) }
     func doorbell(_ endpoint: Endpoint) -> Doorbell {
         var wake: Int32 = -1

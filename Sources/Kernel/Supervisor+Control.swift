@@ -95,6 +95,11 @@ extension Supervisor {
             guard !probe.active else { reply(to: client.fd, .failure("a probe is already running")); return }
             client.waiting = true
             probe.start(count: count, client: client.fd, now: Clock.nanos())
+        case .pfShow:
+            guard let report = filterReport() else { reply(to: client.fd, .failure("the filter's rule store does not validate")); return }
+            reply(to: client.fd, Reply(pf: report))
+        case .pfLoad(let rules):
+            loadRules(rules, client: client)
         case .capture(let count, let seconds):
             guard config.nic.backend != "none" else { reply(to: client.fd, .failure("no device to capture on (nic.backend = \"none\")")); return }
             guard !capture.active else { reply(to: client.fd, .failure("a capture is already running")); return }

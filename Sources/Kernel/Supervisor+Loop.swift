@@ -24,6 +24,10 @@ extension Supervisor {
                 }
                 wait = min(wait, 1_000_000)
             }
+            if pendingRules != nil {
+                checkPendingRules(now: Clock.nanos())
+                wait = min(wait, 2_000_000)
+            }
             if capture.active {
                 if capture.step(now: Clock.nanos()) { finishCapture() }
                 wait = min(wait, 1_000_000)

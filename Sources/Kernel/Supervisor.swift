@@ -26,6 +26,7 @@ final class Supervisor {
     var counters = KernelCounters()
     /// The NIC's device descriptor (TAP), owned by newsd so a restarted driver re-attaches.
     var device: Int32? = nil
+    var pendingRules: PendingRules? = nil
 
     var period: UInt64 { UInt64(config.heartbeat.periodMs) * 1_000_000 }
 
@@ -44,6 +45,7 @@ final class Supervisor {
         let policy = RestartPolicy(
             initialBackoff: UInt64(r.backoffInitialMs) * 1_000_000, maxBackoff: UInt64(r.backoffMaxMs) * 1_000_000,
             intensity: r.intensity, window: UInt64(r.windowS) * 1_000_000_000, stable: UInt64(r.stableS) * 1_000_000_000)
+        try postConfiguredRules()
         if config.nic.backend == "tap" {
             device = try TAP.open(name: config.nic.tap, netns: config.nic.netns)
         }

@@ -72,6 +72,14 @@ public struct Config: Sendable, Equatable {
     public var nic = NIC()
     /// `[ip]`: NEWS's own IPv4 configuration.
     public var ip = IP()
+    /// `[pf]`: the packet filter.
+    public var pf = PF()
+
+    public struct PF: Sendable, Equatable {
+        /// Rules file loaded at start-up; "" = no rules (everything passes).
+        public var rules = ""
+        public init() {}
+    }
 
     public struct NIC: Sendable, Equatable {
         /// "none" (no device: the stack only carries probes) or "tap".

@@ -10,6 +10,7 @@ struct ConfigField {
         case mac
         case cidr
         case optionalIPv4
+        case optionalPath
     }
 
     enum Kind {
@@ -25,7 +26,7 @@ struct ConfigField {
     /// One line saying what the key means (written as a comment by `rendered()`).
     let doc: String
 
-    static let tables = ["heartbeat", "restart", "nic", "ip"]
+    static let tables = ["heartbeat", "restart", "nic", "ip", "pf"]
 
     /// Longest path that fits in `sockaddr_un.sun_path` with its terminating NUL.
     static let maxSocketPathBytes = 107
@@ -79,6 +80,8 @@ struct ConfigField {
                         doc: "Default gateway on the connected network; empty: none."),
             ConfigField(table: "ip", key: "mtu", kind: .int(\.ip.mtu, 576...1500, powerOfTwo: false),
                         doc: "Link MTU in bytes (576...1500)."),
+            ConfigField(table: "pf", key: "rules", kind: .string(\.pf.rules, .optionalPath),
+                        doc: "Packet filter rules file loaded at start (newsctl pf load replaces it); empty: everything passes."),
         ]
     }
 
@@ -134,6 +137,9 @@ struct ConfigField {
             case .optionalIPv4:
                 expected = "an IPv4 address like \"198.18.0.1\", or \"\""
                 ok = { $0.isEmpty || Self.ipv4($0) != nil }
+            case .optionalPath:
+                expected = "an absolute path, or \"\""
+                ok = { $0.isEmpty || ($0.hasPrefix("/") && !$0.utf8.contains(0)) }
             }
             guard case .string(let s) = value, ok(s) else { throw fail(expected) }
             config[keyPath: kp] = s

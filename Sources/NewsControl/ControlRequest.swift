@@ -11,6 +11,9 @@ public enum ControlRequest: Equatable, Sendable {
     case probe(count: Int)
     /// Answered not with JSON but with a pcap stream (or a JSON error).
     case capture(count: Int, seconds: Int)
+    case pfShow
+    /// Rules text with its lines joined by " ; " (the grammar has no ';').
+    case pfLoad(rules: String)
     case stop
 
     public static let maxProbeCount = 10_000_000
@@ -24,6 +27,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .crash(let s, let how): "crash \(s.rawValue) \(how.name)"
         case .probe(let n): "probe \(n)"
         case .capture(let n, let s): "capture \(n) \(s)"
+        case .pfShow: "pf-show"
+        case .pfLoad(let rules): "pf-load " + rules.split(separator: "\n").joined(separator: " ; ")
         case .stop: "stop"
         }
     }
@@ -59,6 +64,11 @@ public enum ControlRequest: Equatable, Sendable {
             try arity(2)
             guard let n = Int(words[1]), (1...maxProbeCount).contains(n) else { throw Invalid("probe: count must be 1...\(maxProbeCount)") }
             return .probe(count: n)
+        case "pf-show": try arity(1); return .pfShow
+        case "pf-load":
+            let rest = line.drop { $0 == " " }.dropFirst("pf-load".count)
+            let text = rest.replacingSemicolons()
+            return .pfLoad(rules: text)
         case "capture":
             try arity(3)
             guard let n = Int(words[1]), (1...maxCaptureCount).contains(n) else { throw Invalid("capture: count must be 1...\(maxCaptureCount)") }
@@ -67,5 +77,13 @@ public enum ControlRequest: Equatable, Sendable {
         default:
             throw Invalid("unknown request '\(verb)'")
         }
+    }
+}
+
+extension Substring {
+    /// " ; "-joined rule lines back into lines.
+    func replacingSemicolons() -> String {
+        split(separator: ";", omittingEmptySubsequences: true).map { $0.split(separator: " ").joined(separator: " ") }
+            .filter { !$0.isEmpty }.joined(separator: "\n")
     }
 }

@@ -6,11 +6,12 @@ public struct Reply: Codable, Sendable, Equatable {
     public var status: SystemStatus?
     public var stats: SystemStats?
     public var probe: ProbeResult?
+    public var pf: FilterReport?
 
     public init(ok: Bool = true, error: String? = nil, message: String? = nil, status: SystemStatus? = nil,
-                stats: SystemStats? = nil, probe: ProbeResult? = nil) {
+                stats: SystemStats? = nil, probe: ProbeResult? = nil, pf: FilterReport? = nil) {
         self.ok = ok; self.error = error; self.message = message
-        self.status = status; self.stats = stats; self.probe = probe
+        self.status = status; self.stats = stats; self.probe = probe; self.pf = pf
     }
 
     public static func failure(_ error: String) -> Reply { Reply(ok: false, error: error) }
@@ -123,5 +124,28 @@ public struct ProbeResult: Codable, Sendable, Equatable {
         self.sent = sent; self.received = received; self.lost = lost; self.outOfOrder = outOfOrder
         self.duplicates = duplicates; self.badHops = badHops; self.seconds = seconds
         self.rttP50Micros = rttP50Micros; self.rttP99Micros = rttP99Micros
+    }
+}
+
+/// `newsctl pf show`: the rules in force, first match wins, each with its counters.
+public struct FilterReport: Codable, Sendable, Equatable {
+    public struct Rule: Codable, Sendable, Equatable {
+        public var index: Int
+        public var rule: String
+        public var packets: UInt64
+        public var bytes: UInt64
+        public init(index: Int, rule: String, packets: UInt64, bytes: UInt64) {
+            self.index = index; self.rule = rule; self.packets = packets; self.bytes = bytes
+        }
+    }
+    public var rules: [Rule]
+    public var defaultIn: String
+    public var defaultOut: String
+    public var defaultInPackets: UInt64
+    public var defaultOutPackets: UInt64
+    public var generation: UInt64
+    public init(rules: [Rule], defaultIn: String, defaultOut: String, defaultInPackets: UInt64, defaultOutPackets: UInt64, generation: UInt64) {
+        self.rules = rules; self.defaultIn = defaultIn; self.defaultOut = defaultOut
+        self.defaultInPackets = defaultInPackets; self.defaultOutPackets = defaultOutPackets; self.generation = generation
     }
 }

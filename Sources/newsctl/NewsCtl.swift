@@ -5,6 +5,7 @@ import NewsControl
 import NewsIPC
 import NewsSystem
 import libnews
+import NewsFilter
 
 /// Options every subcommand shares.
 struct Common: ParsableArguments {
@@ -59,7 +60,7 @@ struct NewsCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "newsctl",
         abstract: "Control and inspect a running newsd.",
-        subcommands: [Status.self, Stats.self, Restart.self, Crash.self, Probe.self, Capture.self, Stop.self])
+        subcommands: [Status.self, Stats.self, Restart.self, Crash.self, Probe.self, Capture.self, PF.self, Stop.self])
 
     /// Usage errors exit with 2 (as the shell's own do), not ArgumentParser's 64.
     static func main() {
@@ -172,5 +173,36 @@ enum PcapText {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return (try? decoder.decode(Reply.self, from: Data(reply)))?.error
+    }
+}
+
+struct PF: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pf", abstract: "Show or load the packet filter's rules.",
+                                                    subcommands: [Show.self, Load.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The rules in force (first match wins) with their counters.")
+        @OptionGroup var common: Common
+        func run() throws { try common.call(.pfShow) { Tables.filter($0.pf!) } }
+    }
+
+    struct Load: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace the rules with those in FILE (checked here first).")
+        @OptionGroup var common: Common
+        @Argument(help: "Rules file.") var file: String
+        func run() throws {
+            let text: String
+            do { text = try FD.readFile(file) } catch {
+                Output.error("newsctl: cannot read \(file): \(error)")
+                throw ExitCode(1)
+            }
+            // Check locally so errors name the file's own lines; newsd checks again.
+            let rules: RuleSet
+            do throws(RuleError) { rules = try RuleSet.parse(text) } catch {
+                Output.error("newsctl: \(file): \(error)")
+                throw ExitCode(1)
+            }
+            try common.call(.pfLoad(rules: rules.rendered())) { ($0.message ?? "loaded") + "\n" + Tables.filter($0.pf!) }
+        }
     }
 }

@@ -56,6 +56,13 @@ enum Tables {
         return table(["SERVER", "COUNTER", "VALUE"], rows) + "\n\n" + channels
     }
 
+    static func filter(_ f: FilterReport) -> String {
+        var rows = f.rules.map { [String($0.index), $0.rule, String($0.packets), String($0.bytes)] }
+        rows.append(["-", "default in \(f.defaultIn)", String(f.defaultInPackets), "-"])
+        rows.append(["-", "default out \(f.defaultOut)", String(f.defaultOutPackets), "-"])
+        return table(["#", "RULE", "PACKETS", "BYTES"], rows)
+    }
+
     static func probe(_ p: ProbeResult) -> String {
         table(["SENT", "RECEIVED", "LOST", "OUT OF ORDER", "DUPLICATES", "BAD HOPS", "SECONDS", "RTT P50 µs", "RTT P99 µs"],
               [[String(p.sent), String(p.received), String(p.lost), String(p.outOfOrder), String(p.duplicates), String(p.badHops),

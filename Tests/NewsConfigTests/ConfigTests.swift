@@ -120,7 +120,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(keys, ["ipc", "user", "control_socket", "control_group", "fault_injection", "ring_capacity",
                               "spin", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "tap", "netns", "mac",
-                              "address", "gateway", "mtu"])
+                              "address", "gateway", "mtu", "rules"])
         XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]"))
         XCTAssertTrue(lines.contains("[nic]") && lines.contains("[ip]"))
     }
