@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "NewsFilter"),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
-            "NewsConfig",
+            "NewsConfig", "NewsWire",
             "NewsIPC", "NewsSystem", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem"]),
@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(name: "IPServer", dependencies: serverDeps + [
             "NewsWire", "NewsIPCore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "UDPServer", dependencies: serverDeps),
+        .executableTarget(name: "UDPServer", dependencies: serverDeps + ["NewsWire"]),
         .executableTarget(name: "TCPServer", dependencies: serverDeps),
         .executableTarget(name: "VFS", dependencies: serverDeps),
 

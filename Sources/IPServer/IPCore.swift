@@ -20,7 +20,7 @@ final class IPCore: ServerCore {
     var reassembler = Reassembler()
     var nextID: UInt16
     var lastMaintenance: UInt64 = 0
-    let counters: IPCounters
+    let counters: NamedCounters
     let persistence: IPPersistence?
     let log: Logger
     let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ChannelLayout.maxPayload, alignment: 64)
@@ -40,7 +40,7 @@ final class IPCore: ServerCore {
         self.down = down
         udp = context.ports.index(of: "udp-ip")
         tcp = context.ports.index(of: "tcp-ip")
-        counters = IPCounters(context)
+        counters = NamedCounters(context)
         log = context.log
         nextID = UInt16(truncatingIfNeeded: Clock.nanos() >> 10)
         persistence = context.state.map { IPPersistence(region: $0) }
@@ -71,6 +71,11 @@ final class IPCore: ServerCore {
         switch MessageKind(rawValue: message.kind) {
         case .frame? where port == down: input(frame: payload, ports: ports)
         case .datagram? where port == udp || port == tcp: output(datagram: message, payload: payload, ports: ports)
+        case .unreachable? where port == udp || port == tcp:
+            // The transport hands back a packet we delivered; check it like any input.
+            guard let original = try? IPv4Packet(payload), original.destination == address, let code = UInt8(exactly: message.arg.0),
+                  code <= 5 else { counters.bump("dropped_bad_unreachable"); return }
+            sendUnreachable(code, about: original, ports: ports)
         default: counters.bump("dropped_unexpected_message")
         }
     }
@@ -119,15 +124,32 @@ final class IPCore: ServerCore {
         case .icmp: input(icmp: payload, from: header, ports: ports)
         case .udp, .tcp:
             guard let port = header.protocol == .udp ? udp : tcp else { counters.bump("dropped_no_transport"); return }
-            guard payload.count <= ChannelLayout.maxPayload else { counters.bump("dropped_datagram_too_big"); return }
+            let packet = Self.packet(header, payload: payload)
+            guard packet.count <= ChannelLayout.maxPayload else { counters.bump("dropped_datagram_too_big"); return }
             let m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
-                                                             UInt64(header.protocol.rawValue), 0, 0, 0))
-            if !ports.send(port, m, payload: payload) { counters.bump("dropped_transport_full") }
+                                                             UInt64(header.protocol.rawValue), UInt64(header.headerLength), 0, 0))
+            let sent = packet.withUnsafeBytes { ports.send(port, m, payload: $0) }
+            if !sent { counters.bump("dropped_transport_full") }
         default:
             // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable.
             counters.bump("dropped_unknown_protocol")
             if header.destination == address { sendUnreachable(ICMPUnreachableCode.protocol, about: original, ports: ports) }
         }
+    }
+
+    /// The packet as delivered upward: a plain header (a reassembled datagram gets one
+    /// describing the whole) and the payload.
+    static func packet(_ header: IPv4Header, payload: UnsafeRawBufferPointer) -> [UInt8] {
+        var h = header
+        h.moreFragments = false
+        h.fragmentOffset = 0
+        h.payloadLength = payload.count
+        var bytes = [UInt8](repeating: 0, count: h.totalLength)
+        bytes.withUnsafeMutableBytes { out in
+            _ = h.emit(into: out)
+            UnsafeMutableRawBufferPointer(rebasing: out[h.headerLength...]).copyMemory(from: payload)
+        }
+        return bytes
     }
 
     // MARK: - Timers
@@ -139,7 +161,9 @@ final class IPCore: ServerCore {
         let due = arp.expire(now: now)
         for ip in due.retry { sendARPRequest(for: IPv4Address(ip), ports: ports) }
         if !due.failed.isEmpty { counters.bump("arp_resolution_failed", UInt64(due.failed.count)); save() }
-        counters.publish(reassembler: reassembler.counters, arp: arp.counters)
+        counters.set("fragments_in", reassembler.counters.fragmentsReceived)
+        counters.set("arp_requests_total", arp.counters.requestsSent)
+        counters.set("arp_queue_dropped", arp.counters.queuedPacketsDropped)
         return false
     }
 }

@@ -48,6 +48,18 @@ extension Supervisor {
         }
     }
 
+    /// Live flows, counted on a private copy of the flow table (adopting a table repairs it,
+    /// which must never happen to the filter's own).
+    func trackedFlows() -> Int {
+        let live = FilterRegion.flows(filterRegion)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: live.count, alignment: 64)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: UnsafeRawBufferPointer(live))
+        guard var table = try? FlowTable(region: copy, fresh: false) else { return 0 }
+        _ = table.expire(now: Clock.nanos())
+        return table.count
+    }
+
     /// A consistent snapshot of the rules and counters (retried if the copy caught a counter
     /// mid-update).
     func filterReport() -> FilterReport? {
@@ -63,7 +75,7 @@ extension Supervisor {
             }
             return FilterReport(rules: rows, defaultIn: rules.defaultIn.description, defaultOut: rules.defaultOut.description,
                                 defaultInPackets: store.defaultCounter(.in).packets, defaultOutPackets: store.defaultCounter(.out).packets,
-                                generation: store.generation)
+                                generation: store.generation, flows: trackedFlows())
         }
         return nil
     }

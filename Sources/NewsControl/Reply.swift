@@ -144,8 +144,12 @@ public struct FilterReport: Codable, Sendable, Equatable {
     public var defaultInPackets: UInt64
     public var defaultOutPackets: UInt64
     public var generation: UInt64
-    public init(rules: [Rule], defaultIn: String, defaultOut: String, defaultInPackets: UInt64, defaultOutPackets: UInt64, generation: UInt64) {
+    /// Connections tracked now (valid, unexpired entries of the flow table).
+    public var flows: Int
+    public init(rules: [Rule], defaultIn: String, defaultOut: String, defaultInPackets: UInt64, defaultOutPackets: UInt64,
+                generation: UInt64, flows: Int) {
         self.rules = rules; self.defaultIn = defaultIn; self.defaultOut = defaultOut
         self.defaultInPackets = defaultInPackets; self.defaultOutPackets = defaultOutPackets; self.generation = generation
+        self.flows = flows
     }
 }

@@ -12,9 +12,14 @@ public enum MessageKind: UInt16, Sendable {
     /// An Ethernet frame in the payload, travelling between nicdriver, packetfilter and
     /// ipserver. arg.0: capture flags (see `FrameFlags`).
     case frame = 2
-    /// An IPv4 datagram in the payload, between ipserver and a transport server.
-    /// arg.0: source address, arg.1: destination address, arg.2: IP protocol (host order).
+    /// An IPv4 datagram, between ipserver and a transport server. arg.0: source address,
+    /// arg.1: destination address, arg.2: IP protocol (host order). Upward the payload is the
+    /// whole IP packet and arg.3 its header length (so a transport can quote it in an ICMP
+    /// error); downward the payload is the transport segment alone.
     case datagram = 3
+    /// A transport asks ipserver to send ICMP destination unreachable (arg.0: code) about
+    /// the IP packet in the payload, which ipserver delivered to it.
+    case unreachable = 4
 }
 
 public enum ProbeRoute: UInt64, Sendable { case udp = 0, tcp = 1 }

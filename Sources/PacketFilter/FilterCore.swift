@@ -16,7 +16,7 @@ final class FilterCore: ServerCore {
     let mailbox: RulesMailbox
     var fragments = AllowedFragments()
     var lastMaintenance: UInt64 = 0
-    let counters: FilterServerCounters
+    let counters: NamedCounters
     let log: Logger
 
     init(_ context: ServerContext) throws {
@@ -29,7 +29,7 @@ final class FilterCore: ServerCore {
         self.wire = wire
         self.host = host
         log = context.log
-        counters = FilterServerCounters(context)
+        counters = NamedCounters(context)
         mailbox = FilterRegion.mailbox(region)
         let store = try RuleStore(region: FilterRegion.rules(region))
         let flows = try FlowTable(region: FilterRegion.flows(region), fresh: !context.isRestart)
@@ -99,7 +99,11 @@ final class FilterCore: ServerCore {
         lastMaintenance = now
         _ = filter.expireFlows(now: now)
         applyPendingRules()
-        counters.publish(filter.counters, flows: filter.flows.count)
+        let c = filter.counters
+        counters.set("flows_created", c.flowsCreated)
+        counters.set("flows_expired", c.flowsExpired)
+        counters.set("flow_table_full", c.flowTableFull)
+        counters.set("state_invalid_records", c.invalidRecords)
         return false
     }
 

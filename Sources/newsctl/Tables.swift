@@ -60,7 +60,7 @@ enum Tables {
         var rows = f.rules.map { [String($0.index), $0.rule, String($0.packets), String($0.bytes)] }
         rows.append(["-", "default in \(f.defaultIn)", String(f.defaultInPackets), "-"])
         rows.append(["-", "default out \(f.defaultOut)", String(f.defaultOutPackets), "-"])
-        return table(["#", "RULE", "PACKETS", "BYTES"], rows)
+        return table(["#", "RULE", "PACKETS", "BYTES"], rows) + "\n\(f.flows) tracked flows, rules generation \(f.generation)"
     }
 
     static func probe(_ p: ProbeResult) -> String {
