@@ -51,6 +51,8 @@ final class IPCore: ServerCore {
             arp = saved.arp
             routes = saved.routes
             counters.bump("state_invalid_records", UInt64(saved.invalid))
+            counters.bump("arp_entries_adopted", UInt64(arp.count))
+            counters.bump("routes_adopted", UInt64(routes.routes.count))
             log.info("adopted \(arp.count) ARP entries and \(routes.routes.count) routes")
         }
         if routes.routes.isEmpty {
