@@ -7,6 +7,8 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <linux/futex.h>
 #include <linux/capability.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -160,4 +162,73 @@ out:
     if (target >= 0) close(target);
     if (err < 0 && fd >= 0) { close(fd); fd = -1; }
     return err < 0 ? err : fd;
+}
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+struct news_futex_waitv_entry { uint64_t val; uint64_t uaddr; uint32_t flags; uint32_t reserved; };
+
+int news_futex_waitv(uint32_t *const *words, const uint32_t *expected, int count, int64_t timeout_ns) {
+    if (count <= 0 || count > 64) return -EINVAL;
+    struct news_futex_waitv_entry w[64];
+    for (int i = 0; i < count; i++) {
+        w[i].val = expected[i];
+        w[i].uaddr = (uint64_t)(uintptr_t)words[i];
+        w[i].flags = 2; /* FUTEX2_SIZE_U32, shared (no FUTEX2_PRIVATE) */
+        w[i].reserved = 0;
+    }
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {   /* futex_waitv takes an absolute CLOCK_MONOTONIC time */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += timeout_ns / 1000000000LL;
+        ts.tv_nsec += timeout_ns % 1000000000LL;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        tsp = &ts;
+    }
+    long r = syscall(SYS_futex_waitv, w, count, 0, tsp, CLOCK_MONOTONIC);
+    return r < 0 ? -errno : 0;
+}
+
+int news_send_with_fds(int sock, const void *data, int len, const int *fds, int nfds) {
+    if (nfds < 0 || nfds > 8) return -EINVAL;
+    struct iovec iov = { (void *)data, (size_t)len };
+    union { char buf[CMSG_SPACE(8 * sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        memset(&u, 0, sizeof u);
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    }
+    return neg_errno(sendmsg(sock, &msg, MSG_NOSIGNAL));
+}
+
+int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds) {
+    struct iovec iov = { data, (size_t)len };
+    union { char buf[CMSG_SPACE(8 * sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    *nfds = 0;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) return -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *in = (int *)CMSG_DATA(c);
+        for (int i = 0; i < count; i++) {
+            if (*nfds < maxfds) fds[(*nfds)++] = in[i];
+            else close(in[i]);  /* more than we asked for: never leak them */
+        }
+    }
+    return (int)n;
 }

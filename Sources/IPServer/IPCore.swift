@@ -1,4 +1,5 @@
 import Logging
+import NewsConfig
 import NewsIPC
 import NewsIPCore
 import NewsServer
@@ -127,7 +128,7 @@ final class IPCore: ServerCore {
         case .udp, .tcp:
             guard let port = header.protocol == .udp ? udp : tcp else { counters.bump("dropped_no_transport"); return }
             let packet = Self.packet(header, payload: payload)
-            guard packet.count <= ChannelLayout.maxPayload else { counters.bump("dropped_datagram_too_big"); return }
+            guard packet.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
             let m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
                                                              UInt64(header.protocol.rawValue), UInt64(header.headerLength), 0, 0))
             let sent = packet.withUnsafeBytes { ports.send(port, m, payload: $0) }

@@ -35,7 +35,7 @@ final class Plumbing {
         }
         for spec in Topology.channels {
             if shm {
-                let region = try SharedRegion.create(name: "chan-\(spec.name)", size: ChannelLayout.regionSize(capacity: capacity))
+                let region = try SharedRegion.create(name: "chan-\(spec.name)", size: ChannelLayout.regionSize(capacity: capacity, slot: spec.slot))
                 if case .server(let lower) = spec.lower {
                     Confinement.placeRegion(region.base, size: region.size, nearCPU: cores[lower])
                 }
@@ -99,9 +99,9 @@ final class Plumbing {
         let spec = Topology.channels.first { $0.name == name }!
         if shm {
             return try ShmChannel(name: name, base: regions[name]!.base, capacity: capacity, side: .upper,
-                                  peerBell: doorbell(spec.lower))
+                                  peerBell: doorbell(spec.lower), slot: spec.slot)
         }
-        return KernelChannel(name: name, fd: socketPairs[name]!.upper)
+        return KernelChannel(name: name, fd: socketPairs[name]!.upper, slot: spec.slot)
     }
 
     /// Releases every region and socket: with the servers gone, nothing of NEWS remains.

@@ -53,15 +53,27 @@ public struct ChannelSpec: Hashable, Sendable {
     public let name: String
     public let upper: Endpoint
     public let lower: Endpoint
+    /// Bytes of payload per message: a frame by default; whole (reassembled) datagrams
+    /// between the IP server and the transports.
+    public var slot: Int = 2048
+
+    public init(name: String, upper: Endpoint, lower: Endpoint, slot: Int = 2048) {
+        self.name = name; self.upper = upper; self.lower = lower; self.slot = slot
+    }
+
+    public static func named(_ name: String) -> ChannelSpec? { Topology.channels.first { $0.name == name } }
 }
 
 public enum Topology {
+    /// Room for a reassembled 9000-byte datagram with its IP header.
+    public static let datagramSlot = 9216
+
     public static let channels: [ChannelSpec] = [
         ChannelSpec(name: "newsd-vfs", upper: .newsd, lower: .server(.vfs)),
         ChannelSpec(name: "vfs-udp", upper: .server(.vfs), lower: .server(.udpserver)),
         ChannelSpec(name: "vfs-tcp", upper: .server(.vfs), lower: .server(.tcpserver)),
-        ChannelSpec(name: "udp-ip", upper: .server(.udpserver), lower: .server(.ipserver)),
-        ChannelSpec(name: "tcp-ip", upper: .server(.tcpserver), lower: .server(.ipserver)),
+        ChannelSpec(name: "udp-ip", upper: .server(.udpserver), lower: .server(.ipserver), slot: Topology.datagramSlot),
+        ChannelSpec(name: "tcp-ip", upper: .server(.tcpserver), lower: .server(.ipserver), slot: Topology.datagramSlot),
         ChannelSpec(name: "ip-pf", upper: .server(.ipserver), lower: .server(.packetfilter)),
         ChannelSpec(name: "pf-nic", upper: .server(.packetfilter), lower: .server(.nicdriver)),
         // Frames the NIC driver mirrors to newsd while `newsctl capture` runs.

@@ -38,6 +38,8 @@ public protocol Channel: AnyObject {
     func receive(max: Int, _ body: (Message, UnsafeRawBufferPointer) -> Void) throws(ChannelError) -> Int
     /// Messages dropped because their framing was impossible (a peer writing garbage).
     var malformed: UInt64 { get }
+    /// The largest payload one message can carry on this channel.
+    var maxPayload: Int { get }
 }
 
 extension Channel {
@@ -54,18 +56,21 @@ extension Channel {
 public enum ChannelSide: String, Sendable { case upper, lower }
 
 public enum ChannelLayout {
-    /// Bytes of payload one message may carry (an Ethernet frame with room to spare).
+    /// Bytes of payload one message may carry by default (an Ethernet frame with room to
+    /// spare); channels that carry reassembled datagrams use bigger slots.
     public static let maxPayload = 2048
 
     /// A channel region: the down ring, the up ring (each cache-line aligned), then the down
     /// ring's data area and the up ring's, one `maxPayload` slot per ring slot. A slot's data
     /// belongs to whoever owns the ring slot, so it needs no allocator and no free ring.
     public static func ringStride(capacity: Int) -> Int { (RingLayout.bytes(capacity: capacity) + 63) & ~63 }
-    public static func dataStride(capacity: Int) -> Int { capacity * maxPayload }
-    public static func regionSize(capacity: Int) -> Int { 2 * ringStride(capacity: capacity) + 2 * dataStride(capacity: capacity) }
+    public static func dataStride(capacity: Int, slot: Int = maxPayload) -> Int { capacity * slot }
+    public static func regionSize(capacity: Int, slot: Int = maxPayload) -> Int {
+        2 * ringStride(capacity: capacity) + 2 * dataStride(capacity: capacity, slot: slot)
+    }
 
-    static func data(_ base: UnsafeMutableRawPointer, capacity: Int, down: Bool) -> UnsafeMutableRawPointer {
-        base + 2 * ringStride(capacity: capacity) + (down ? 0 : dataStride(capacity: capacity))
+    static func data(_ base: UnsafeMutableRawPointer, capacity: Int, slot: Int, down: Bool) -> UnsafeMutableRawPointer {
+        base + 2 * ringStride(capacity: capacity) + (down ? 0 : dataStride(capacity: capacity, slot: slot))
     }
 
     public static func initialize(_ base: UnsafeMutableRawPointer, capacity: Int, start: UInt64 = 0) {
@@ -81,31 +86,33 @@ public final class ShmChannel: Channel {
     private let peerBell: Doorbell
     private let txData: UnsafeMutableRawPointer
     private let rxData: UnsafeMutableRawPointer
+    public let maxPayload: Int
     private let peeked = UnsafeMutableBufferPointer<Message>.allocate(capacity: 64)
     public private(set) var malformed: UInt64 = 0
 
     /// `base` maps the channel region; `peerBell` is the doorbell of the process at the other
     /// end, rung after each send.
     public init(name: String, base: UnsafeMutableRawPointer, capacity: Int, side: ChannelSide,
-                peerBell: Doorbell) throws(RingError) {
+                peerBell: Doorbell, slot: Int = ChannelLayout.maxPayload) throws(RingError) {
         let down = base
         let up = base + ChannelLayout.ringStride(capacity: capacity)
         self.name = name
         tx = try RingProducer(at: side == .upper ? down : up, capacity: capacity)
         rx = try RingConsumer(at: side == .upper ? up : down, capacity: capacity)
-        txData = ChannelLayout.data(base, capacity: capacity, down: side == .upper)
-        rxData = ChannelLayout.data(base, capacity: capacity, down: side == .lower)
+        txData = ChannelLayout.data(base, capacity: capacity, slot: slot, down: side == .upper)
+        rxData = ChannelLayout.data(base, capacity: capacity, slot: slot, down: side == .lower)
+        maxPayload = slot
         self.peerBell = peerBell
     }
 
     deinit { peeked.deallocate() }
 
     public func send(_ message: Message, payload: UnsafeRawBufferPointer) throws(ChannelError) -> Bool {
-        guard payload.count <= ChannelLayout.maxPayload else { return false }
+        guard payload.count <= maxPayload else { return false }
         let slot: Int?
         do { slot = try tx.nextSlot() } catch { throw .ring(error) }
         guard let slot else { return false }
-        if payload.count > 0 { (txData + slot * ChannelLayout.maxPayload).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        if payload.count > 0 { (txData + slot * maxPayload).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
         var m = message
         m.len = UInt32(payload.count)
         tx.publish(m)
@@ -120,9 +127,9 @@ public final class ShmChannel: Channel {
         for i in 0..<n {
             let m = peeked[i]
             // The length is the peer's word: check it before it becomes a view.
-            guard Int(m.len) <= ChannelLayout.maxPayload else { malformed &+= 1; continue }
+            guard Int(m.len) <= maxPayload else { malformed &+= 1; continue }
             let slot = (first + i) & Int(rx.capacity - 1)
-            body(m, UnsafeRawBufferPointer(start: rxData + slot * ChannelLayout.maxPayload, count: Int(m.len)))
+            body(m, UnsafeRawBufferPointer(start: rxData + slot * maxPayload, count: Int(m.len)))
         }
         rx.release(n)
         return n
@@ -154,13 +161,14 @@ public final class KernelChannel: Channel {
     public let fd: Int32
     /// Datagrams of the wrong size (a peer writing garbage); dropped, not delivered.
     public private(set) var malformed: UInt64 = 0
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<Message>.size + ChannelLayout.maxPayload, alignment: 64)
+    public let maxPayload: Int
+    private let scratch: UnsafeMutableRawBufferPointer
 
     deinit { scratch.deallocate() }
 
     /// One datagram: the message, then its payload.
     public func send(_ message: Message, payload: UnsafeRawBufferPointer) throws(ChannelError) -> Bool {
-        guard payload.count <= ChannelLayout.maxPayload else { return false }
+        guard payload.count <= maxPayload else { return false }
         var m = message
         m.len = UInt32(payload.count)
         scratch.storeBytes(of: m, as: Message.self)
@@ -195,9 +203,11 @@ public final class KernelChannel: Channel {
         return got
     }
 
-    public init(name: String, fd: Int32) {
+    public init(name: String, fd: Int32, slot: Int = ChannelLayout.maxPayload) {
         self.name = name
         self.fd = fd
+        maxPayload = slot
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<Message>.size + slot, alignment: 64)
     }
 
     public func send(_ messages: UnsafeBufferPointer<Message>) throws(ChannelError) -> Int {

@@ -84,9 +84,10 @@ public final class ServerRuntime {
     /// ring we consume that fails validation is resynchronized (its queued messages are
     /// dropped and counted), so one bad index cannot keep the server down.
     func attach(_ end: LaunchArguments.ChannelEnd) throws -> any Channel {
-        guard args.shm else { return KernelChannel(name: end.name, fd: end.fd) }
+        let slot = ChannelSpec.named(end.name)?.slot ?? ChannelLayout.maxPayload
+        guard args.shm else { return KernelChannel(name: end.name, fd: end.fd, slot: slot) }
         let capacity = args.ringCapacity
-        let region = try SharedRegion(fd: end.fd, size: ChannelLayout.regionSize(capacity: capacity), name: end.name)
+        let region = try SharedRegion(fd: end.fd, size: ChannelLayout.regionSize(capacity: capacity, slot: slot), name: end.name)
         let bellRegion = try SharedRegion(fd: end.peerBellFD, size: Doorbell.regionSize, name: "\(end.name) peer doorbell")
         let bell = Doorbell(at: bellRegion.base, eventFD: end.peerWakeFD)
         if args.start == .restart {
@@ -101,7 +102,7 @@ public final class ServerRuntime {
                 counters.bump(counters.ringResync)
             }
         }
-        return try ShmChannel(name: end.name, base: region.base, capacity: capacity, side: end.side, peerBell: bell)
+        return try ShmChannel(name: end.name, base: region.base, capacity: capacity, side: end.side, peerBell: bell, slot: slot)
     }
 
     func run() -> Never {

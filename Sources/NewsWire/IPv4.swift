@@ -88,7 +88,12 @@ public struct IPv4Packet {
     /// discarded" (also RFC 1812 5.3.7). Separate from `init` because the
     /// policy belongs to the IP layer, which also counts it.
     public func checkSource() throws(WireError) {
-        if source.isBroadcast || source.isMulticast { throw .ipv4MartianSource }
+        // RFC 1122 3.2.1.3: a host MUST silently discard a datagram whose source is a
+        // broadcast, multicast, loopback (127/8) or reserved class E (240/4) address.
+        // 0.0.0.0 stays valid: hosts use it while they learn their address.
+        if source.isBroadcast || source.isMulticast || source.isLoopback || source.value >> 28 == 0xF {
+            throw .ipv4MartianSource
+        }
     }
 }
 

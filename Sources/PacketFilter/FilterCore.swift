@@ -61,9 +61,12 @@ final class FilterCore: ServerCore {
             return true
         }
         let key = AllowedFragments.Key(src: ip.source.value, dst: ip.destination.value, proto: ip.protocol.rawValue, id: ip.identification)
-        // RFC 1858: later fragments carry no ports; they follow their first fragment's verdict.
+        // RFC 1858: later fragments carry no ports. One whose first fragment passed follows
+        // it; any other is judged by the rules as a packet without ports (so no port rule can
+        // let it through) and never creates state. Without its first fragment it cannot be
+        // reassembled anyway; the IP server counts it when it expires or is malformed.
         if ip.fragmentOffset != 0 {
-            let ok = fragments.contains(key)
+            let ok = fragments.contains(key) || statelessVerdict(Self.summary(of: ip, direction: direction, ports: false))
             counters.bump(ok ? "fragments_passed" : "fragments_denied")
             return ok
         }
@@ -75,13 +78,19 @@ final class FilterCore: ServerCore {
         return allowed
     }
 
-    static func summary(of ip: IPv4Packet, direction: Direction) -> PacketSummary {
+    func statelessVerdict(_ p: PacketSummary) -> Bool {
+        let action = filter.rules.firstMatch(p).map { filter.rules.rules[$0].action } ?? filter.rules.defaultAction(for: p.direction)
+        return action == .allow
+    }
+
+    static func summary(of ip: IPv4Packet, direction: Direction, ports: Bool = true) -> PacketSummary {
         let l4 = ip.payload
         func u16(_ at: Int) -> UInt16 { l4.count >= at + 2 ? UInt16(l4[at]) << 8 | UInt16(l4[at + 1]) : 0 }
         let proto = NewsFilter.IPProtocol(number: ip.protocol.rawValue)
         var p = PacketSummary(direction: direction, proto: proto, src: ip.source.value, dst: ip.destination.value, length: ip.totalLength)
         switch proto {
         case .tcp, .udp:
+            guard ports else { break }
             p.srcPort = u16(0)
             p.dstPort = u16(2)
             if proto == .tcp, l4.count >= 14 { p.tcpFlags = NewsFilter.TCPFlags(headerByte: l4[13]) }

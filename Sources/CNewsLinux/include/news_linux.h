@@ -58,7 +58,7 @@ _Static_assert(sizeof(news_doorbell_t) == 64, "doorbell is one cache line");
 // Shared by newsd and exactly one server. The server writes heartbeat, state and counters;
 // newsd writes command and generation. newsd validates everything it reads from here.
 #define NEWS_STATUS_MAGIC 0x4e535441u /* "NSTA" */
-#define NEWS_MAX_COUNTERS 48
+#define NEWS_MAX_COUNTERS 80
 #define NEWS_COUNTER_NAME 40
 typedef struct news_counter {
     char name[NEWS_COUNTER_NAME];
@@ -79,6 +79,33 @@ typedef struct news_status_page {
 } news_status_page_t;
 _Static_assert(offsetof(news_status_page_t, counters) == 64, "counters start on line 1");
 _Static_assert(sizeof(news_status_page_t) <= 4096, "status page fits one page");
+
+// ---- Exposed socket buffer -------------------------------------------------------------------
+// One region per socket, shared by the application (libnews) and the transport server: this
+// header (one page), then a channel layout (the app's transmit ring, the stack's receive
+// ring, and their data areas). Reads, writes, readiness checks and failing non-blocking calls
+// touch only this memory; the app enters the kernel only to sleep on `app_seq`.
+#define NEWS_SOCK_MAGIC 0x4e534f4bu /* "NSOK" */
+typedef struct news_sock_header {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t id;            // newsd's socket number
+    uint32_t state;         // written by the stack: 1 open, 2 bound, 3 connected, 4 closed
+    uint32_t local_addr;    // stack: after bind/connect
+    uint32_t remote_addr;   // stack: after connect
+    uint16_t local_port;
+    uint16_t remote_port;
+    uint32_t ctl_done;      // stack: number of the last control request it answered
+    int32_t ctl_result;     // stack: 0 or -errno for that request
+    int32_t error;          // stack: pending asynchronous error (-errno), 0 if none
+    uint8_t _pad0[24];
+    uint32_t app_seq;       // futex word the application sleeps on
+    uint32_t app_sleeping;  // the application sets this before sleeping
+    uint64_t app_wakes;     // wakes the stack issued
+    uint8_t _pad1[48];
+} news_sock_header_t;
+_Static_assert(sizeof(news_sock_header_t) == 128, "socket header is two cache lines");
+_Static_assert(offsetof(news_sock_header_t, app_seq) == 64, "wake word on its own line");
 
 // ---- Atomics over shared memory -------------------------------------------------------------
 static inline uint64_t news_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -119,6 +146,12 @@ int news_eventfd(void);                  // non-blocking, close-on-exec, counter
 // when that is non-empty (newsd's own namespace is restored before returning). The device
 // lives as long as the descriptor: when newsd exits, it is gone.
 int news_tap_open(const char *name, const char *netns_path);
+// Waits on up to 64 shared futex words at once (futex_waitv); 0 on a wake, -ETIMEDOUT,
+// -EAGAIN if a word no longer held its expected value.
+int news_futex_waitv(uint32_t *const *words, const uint32_t *expected, int count, int64_t timeout_ns);
+// Descriptor passing over a unix socket (SCM_RIGHTS). Return bytes sent / received.
+int news_send_with_fds(int sock, const void *data, int len, const int *fds, int nfds);
+int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds);
 int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): never allowed
 
 #endif
