@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "tcpserver", targets: ["TCPServer"]),
         .executable(name: "vfs", targets: ["VFS"]),
         .library(name: "libnews", targets: ["libnews"]),
+        .executable(name: "newsecho", targets: ["newsecho"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,7 +42,7 @@ let package = Package(
             "NewsConfig", "NewsWire",
             "NewsIPC", "NewsSystem", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem"]),
+        .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem", "NewsIPC", "CNewsLinux"]),
 
         .executableTarget(name: "Kernel", dependencies: [
             "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews", "NewsFilter",
@@ -56,6 +57,7 @@ let package = Package(
             "NewsIPC", "NewsSystem", "CNewsLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "newsecho", dependencies: ["libnews", "NewsSystem"]),
         .executableTarget(name: "NICDriver", dependencies: serverDeps),
         .executableTarget(name: "PacketFilter", dependencies: serverDeps + [
             "NewsWire", "NewsFilter", .product(name: "Logging", package: "swift-log"),
@@ -63,7 +65,9 @@ let package = Package(
         .executableTarget(name: "IPServer", dependencies: serverDeps + [
             "NewsWire", "NewsIPCore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "UDPServer", dependencies: serverDeps + ["NewsWire"]),
+        .executableTarget(name: "UDPServer", dependencies: serverDeps + [
+            "NewsWire", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "TCPServer", dependencies: serverDeps),
         .executableTarget(name: "VFS", dependencies: serverDeps),
 

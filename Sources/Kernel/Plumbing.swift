@@ -15,10 +15,14 @@ final class Plumbing {
     /// One eventfd per server: its doorbell when it sleeps in poll (a server with a device).
     private(set) var wakeFDs: [ServerKind: Int32] = [:]
     private(set) var stateRegions: [ServerKind: SharedRegion] = [:]
+    /// newsd's private connection to the UDP server, for handing over socket regions.
+    let udpControl: (newsd: Int32, udp: Int32)
 
     init(config: Config, cores: CoreMap) throws(SystemError) {
         shm = config.ipc == .shm
         capacity = config.ringCapacity
+        let (a, b) = try UnixSocket.seqpacketPair()
+        udpControl = (a, b)
         for server in ServerKind.allCases {
             let page = try SharedRegion.create(name: "status-\(server.rawValue)", size: StatusPage.regionSize)
             Confinement.placeRegion(page.base, size: page.size, nearCPU: cores[server])
@@ -47,6 +51,9 @@ final class Plumbing {
             }
         }
     }
+
+    func doorbellFD(_ server: ServerKind) -> Int32 { doorbells[.server(server)]!.fd }
+    func wakeFD(_ server: ServerKind) -> Int32 { wakeFDs[server]! }
 
     func stateRegion(_ server: ServerKind) -> UnsafeMutableRawBufferPointer {
         let r = stateRegions[server]!
@@ -113,6 +120,8 @@ final class Plumbing {
         stateRegions = [:]
         for p in socketPairs.values { FD.close(p.upper); FD.close(p.lower) }
         for fd in wakeFDs.values { FD.close(fd) }
+        FD.close(udpControl.newsd)
+        FD.close(udpControl.udp)
         wakeFDs = [:]
         statusPages = [:]; doorbells = [:]; regions = [:]; socketPairs = [:]
     }

@@ -11,6 +11,8 @@ extension Supervisor {
         signalFD = try Signals.signalFD([SIGTERM, SIGINT, SIGHUP, SIGPIPE])
         try makeControlDirectory()
         listenFD = try UnixSocket.listen(path: config.controlSocket, mode: 0o660, group: controlGroup)
+        broker = try AppBroker(path: config.appSocket, udpControl: plumbing.udpControl.newsd,
+                               udpBell: plumbing.doorbellFD(.udpserver), udpWake: plumbing.wakeFD(.udpserver))
         log.info("newsd \(Proc.pid): ipc \(config.ipc.rawValue), nic \(config.nic.backend == "tap" ? "tap \(config.nic.tap)" + (config.nic.netns.isEmpty ? "" : " in netns \(config.nic.netns)") : "none"), cores \(ServerKind.allCases.map { "\($0.rawValue)=\(cores[$0])" }.joined(separator: " ")), control \(config.controlSocket)\(config.faultInjection ? ", fault injection enabled" : "")")
         for kind in ServerKind.allCases { start(kind, fresh: true) }
 
@@ -54,6 +56,9 @@ extension Supervisor {
         entries += listening.map { Poll.Entry(fd: $0.fd) }
         let children = ServerKind.allCases.compactMap { k in slots[k]?.child.map { (k, $0) } }
         entries += children.map { Poll.Entry(fd: $0.1.pidfd) }
+        let brokerFDs = broker?.descriptors ?? []
+        let brokerBase = entries.count
+        entries += brokerFDs.map { Poll.Entry(fd: $0) }
         var ms = Int32(clamping: (timeoutNanos + 999_999) / 1_000_000)
         if let fd = capture.channel.pollDescriptor, capture.active { entries.append(Poll.Entry(fd: fd)) }
         if probe.active {
@@ -85,6 +90,9 @@ extension Supervisor {
                 exited(kind, reason: why)
             }
         }
+        for (i, fd) in brokerFDs.enumerated() where entries[brokerBase + i].readable || entries[brokerBase + i].hangup {
+            broker?.readable(fd)
+        }
         expireClients()
     }
 
@@ -106,6 +114,7 @@ extension Supervisor {
             while slot.child!.reap() == nil { Clock.sleep(nanos: 1_000_000) }
             exited(kind, reason: "killed at shutdown")
         }
+        broker?.shutdown()
         for c in clients { FD.close(c.fd) }
         clients.removeAll()
         if listenFD >= 0 { FD.close(listenFD); UnixSocket.unlinkPath(config.controlSocket) }

@@ -27,6 +27,7 @@ final class Supervisor {
     /// The NIC's device descriptor (TAP), owned by newsd so a restarted driver re-attaches.
     var device: Int32? = nil
     var pendingRules: PendingRules? = nil
+    var broker: AppBroker? = nil
 
     var period: UInt64 { UInt64(config.heartbeat.periodMs) * 1_000_000 }
 
@@ -60,7 +61,10 @@ final class Supervisor {
         guard var slot = slots[kind] else { return }
         slot.generation += 1
         plumbing.status(kind).prepare(generation: slot.generation, fresh: fresh)
-        let (fds, ends, wakeFD, deviceFD, state) = plumbing.handOver(to: kind, device: kind == .nicdriver ? device : nil)
+        // The "device" is what the server drives beyond its channels: the NIC driver's TAP,
+        // the UDP server's control connection from newsd (socket regions arrive on it).
+        let drives: Int32? = kind == .nicdriver ? device : kind == .udpserver ? plumbing.udpControl.udp : nil
+        let (fds, ends, wakeFD, deviceFD, state) = plumbing.handOver(to: kind, device: drives)
         var args = LaunchArguments(
             server: kind.rawValue, start: fresh ? .fresh : .restart, generation: slot.generation,
             shm: config.ipc == .shm, ringCapacity: config.ringCapacity, spin: slot.spin,
@@ -85,6 +89,7 @@ final class Supervisor {
                 // turns every crash into SIGSYS, so it is off for servers.
                 environment: ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"], descriptors: fds)
             slot.state = .starting
+            if kind == .udpserver && !fresh { broker?.resendAll() }
             log.info("started \(kind.rawValue) pid \(slot.child!.pid) cpu \(slot.cpu) (\(fresh ? "fresh" : "restart"), generation \(slot.generation))")
         } catch {
             log.error("cannot start \(kind.rawValue): \(error)")
@@ -100,6 +105,8 @@ final class Supervisor {
         switch kind {
         case .ipserver:
             ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
+        case .udpserver:
+            ["ip.address": config.ip.address]
         default: [:]
         }
     }

@@ -68,6 +68,8 @@ public struct Config: Sendable, Equatable {
     public var restart: Restart
     /// `[cores]`: CPU (0...63) per server; empty means newsd assigns cores round-robin.
     public var cores: [ServerKind: Int]
+    /// `app_socket`: where applications (libnews) ask newsd for sockets.
+    public var appSocket = "/run/news/app.sock"
     /// `[nic]`: the network device the NIC driver drives.
     public var nic = NIC()
     /// `[ip]`: NEWS's own IPv4 configuration.

@@ -39,6 +39,8 @@ struct ConfigField {
                         doc: "Unprivileged user the servers run as."),
             ConfigField(table: "", key: "control_socket", kind: .string(\.controlSocket, .socketPath),
                         doc: "Absolute path of the control socket that newsctl connects to."),
+            ConfigField(table: "", key: "app_socket", kind: .string(\.appSocket, .socketPath),
+                        doc: "Absolute path of the socket applications (libnews) open sockets through; any local user may."),
             ConfigField(table: "", key: "control_group", kind: .string(\.controlGroup, .nonEmpty),
                         doc: "Group whose members may use the control socket."),
             ConfigField(table: "", key: "fault_injection", kind: .bool(\.faultInjection),

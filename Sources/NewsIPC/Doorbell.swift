@@ -64,6 +64,18 @@ public struct Doorbell: @unchecked Sendable {
         return entries
     }
 
+    /// For a consumer waiting on several doorbells at once (`Futex.waitAny`): advertises
+    /// the sleep and returns the word and its current value.
+    public func prepareSleep() -> (word: UnsafeMutablePointer<UInt32>, value: UInt32) {
+        let seq = news_load_acquire_u32(&bell.pointee.seq)
+        news_store_release_u32(&bell.pointee.sleeping, Self.futexSleeper)
+        news_fence_seq_cst()
+        // seq is the first field of news_doorbell_t.
+        return (UnsafeMutableRawPointer(bell).assumingMemoryBound(to: UInt32.self), seq)
+    }
+
+    public func endSleep() { news_store_release_u32(&bell.pointee.sleeping, 0) }
+
     /// How many futex wakes producers have issued to this consumer.
     public var wakes: UInt64 { news_load_relaxed_u64(&bell.pointee.wakes) }
 }

@@ -20,6 +20,15 @@ public enum MessageKind: UInt16, Sendable {
     /// A transport asks ipserver to send ICMP destination unreachable (arg.0: code) about
     /// the IP packet in the payload, which ipserver delivered to it.
     case unreachable = 4
+    // Exposed socket buffers: the app's transmit ring carries these to the transport...
+    /// arg.0 address (0 = any), arg.1 port (0 = an ephemeral one); seq numbers the request.
+    case socketBind = 10
+    /// arg.0 address, arg.1 port; seq numbers the request.
+    case socketConnect = 11
+    /// A datagram to send: arg.0 address, arg.1 port (both 0 = the connected peer).
+    case socketSend = 12
+    /// ...and the transport's receive ring carries this back: arg.0 source address, arg.1 port.
+    case socketData = 13
 }
 
 public enum ProbeRoute: UInt64, Sendable { case udp = 0, tcp = 1 }

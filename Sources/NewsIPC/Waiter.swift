@@ -7,16 +7,20 @@ public final class Waiter {
     public let bell: Doorbell?
     public let spin: Int
     public let ownEventFD: Int32
+    /// The doorbell used when sleeping in poll (kept on the kernel path too: applications
+    /// reach a server with a device through it whatever the servers' ipc mode).
+    public let pollBell: Doorbell?
     public private(set) var sleeps: UInt64 = 0
 
     /// `bell` is this process's own doorbell (nil on the kernel path). `spin` is the number
     /// of PAUSE iterations before sleeping: 0 for a process that shares its core.
     /// `ownEventFD` is where producers knock when this process sleeps in poll (it has a
     /// device to watch as well).
-    public init(bell: Doorbell?, spin: Int, ownEventFD: Int32 = -1) {
+    public init(bell: Doorbell?, spin: Int, ownEventFD: Int32 = -1, pollBell: Doorbell? = nil) {
         self.bell = bell
         self.spin = spin
         self.ownEventFD = ownEventFD
+        self.pollBell = pollBell ?? bell
     }
 
     /// Like `wait`, but also watches `devices`; returns those that are readable.
@@ -26,12 +30,15 @@ public final class Waiter {
             return []
         }
         sleeps &+= 1
-        if let bell, ownEventFD >= 0 {
-            let entries = bell.sleepPolling(devices, ownEventFD: ownEventFD, timeoutNanos: timeoutNanos) {
-                for c in channels where c.hasInput { return true }
+        if let pollBell, ownEventFD >= 0 {
+            // Kernel-path channels are watched by their descriptors; shared-memory ones by a
+            // look at their rings before sleeping.
+            let sockets = channels.compactMap { $0.pollDescriptor }
+            let entries = pollBell.sleepPolling(devices + sockets, ownEventFD: ownEventFD, timeoutNanos: timeoutNanos) {
+                for c in channels where c.pollDescriptor == nil && c.hasInput { return true }
                 return extra()
             }
-            return entries.filter(\.readable).map(\.fd)
+            return entries.prefix(devices.count).filter(\.readable).map(\.fd)
         }
         var entries = (devices + channels.compactMap { $0.pollDescriptor }).map { Poll.Entry(fd: $0) }
         if extra() { return Poll.readable(devices) }

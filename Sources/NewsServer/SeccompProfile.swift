@@ -15,11 +15,13 @@ public enum SeccompProfile {
         "tgkill", "restart_syscall", "exit", "exit_group",
     ]
 
-    /// Extra calls a server needs beyond the loop. Empty for all six today: the foundation's
-    /// servers only move messages. Protocol work adds here, per server, what it must (for
-    /// example the NIC driver's reads and writes on its TAP descriptor are already `read`/
-    /// `write`), so no server carries another's privileges.
-    static let extras: [ServerKind: [String]] = [:]
+    /// Extra calls a server needs beyond the loop, per server, so that no server carries
+    /// another's privileges. The NIC driver's reads and writes on its TAP are `read`/`write`.
+    /// The UDP server maps each socket region newsd hands it at run time: it receives the
+    /// descriptor (recvmsg), checks the region's size (fstat) and maps it (mmap).
+    static let extras: [ServerKind: [String]] = [
+        .udpserver: ["fstat", "newfstatat"],
+    ]
 
     public static func allowlist(for server: ServerKind) -> [String] {
         base + (extras[server] ?? [])

@@ -14,12 +14,15 @@ public protocol ServerCore: AnyObject {
     func descriptorReady(_ fd: Int32, ports: Ports) -> Bool
     /// Called on every pass of the loop, for timers. Returns whether it did any work.
     func tick(now: UInt64, ports: Ports) -> Bool
+    /// Input the core polls itself (the UDP server's socket rings), checked before sleeping.
+    var pendingInput: Bool { get }
 }
 
 extension ServerCore {
     public var descriptors: [Int32] { [] }
     public func descriptorReady(_ fd: Int32, ports: Ports) -> Bool { false }
     public func tick(now: UInt64, ports: Ports) -> Bool { false }
+    public var pendingInput: Bool { false }
 }
 
 /// What a core is given when it is made: who it is, how it was started, where to log and

@@ -55,7 +55,8 @@ public final class ServerRuntime {
         let statusRegion = try SharedRegion(fd: LaunchArguments.statusFD, size: StatusPage.regionSize, name: "status")
         status = StatusPage(at: statusRegion.base)
         let bellRegion = try SharedRegion(fd: LaunchArguments.doorbellFD, size: Doorbell.regionSize, name: "doorbell")
-        waiter = Waiter(bell: args.shm ? Doorbell(at: bellRegion.base) : nil, spin: args.spin, ownEventFD: args.wakeFD)
+        waiter = Waiter(bell: args.shm ? Doorbell(at: bellRegion.base) : nil, spin: args.spin, ownEventFD: args.wakeFD,
+                        pollBell: Doorbell(at: bellRegion.base))
         router = try ProbeRouter(server: kind, channels: args.channels.map { ($0.name, $0.side) })
         counters = ServerCounters(status: status, channelNames: args.channels.map(\.name))
         quarantined = Array(repeating: false, count: args.channels.count)
@@ -121,7 +122,9 @@ public final class ServerRuntime {
                 // A quarantined ring may claim input forever; it is re-checked once per
                 // wake-up instead of keeping the server from sleeping.
                 let live = quarantined.contains(true) ? channels.indices.filter { !quarantined[$0] }.map { channels[$0] } : channels
-                let readable = waiter.wait(live, devices: devices, timeoutNanos: idleTimeout) { status.command != 0 }
+                let readable = waiter.wait(live, devices: devices, timeoutNanos: idleTimeout) {
+                    status.command != 0 || (core?.pendingInput ?? false)
+                }
                 if let core { for fd in readable { _ = core.descriptorReady(fd, ports: ports) } }
             } else if let core, !devices.isEmpty {
                 // Busy: look at the devices without sleeping.

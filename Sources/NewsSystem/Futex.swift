@@ -11,6 +11,15 @@ public enum Futex {
         return r != -110 // ETIMEDOUT
     }
 
+    /// Sleeps until any of `words` is woken (or no longer holds its expected value), at most
+    /// `timeoutNanos`. One system call for up to 64 words (futex_waitv).
+    public static func waitAny(_ words: [UnsafeMutablePointer<UInt32>], expected: [UInt32], timeoutNanos: UInt64?) {
+        words.withUnsafeBufferPointer { w in expected.withUnsafeBufferPointer { e in
+            _ = news_futex_waitv(UnsafeRawPointer(w.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<UInt32>?.self),
+                                 e.baseAddress, Int32(w.count), timeoutNanos.map { Int64(clamping: $0) } ?? -1)
+        } }
+    }
+
     public static func wake(_ word: UnsafeMutablePointer<UInt32>, count: Int32 = 1) {
         _ = news_futex_wake(word, count)
     }

@@ -27,3 +27,21 @@ public func shim(_ result: Int32, _ operation: @autoclosure () -> String) throws
     if result < 0 { throw SystemError(operation(), errno: -result) }
     return result
 }
+
+/// The errno values the socket layer reports, so that servers and libnews need not import
+/// Glibc for them.
+public enum Errno {
+    public static let again = EAGAIN
+    public static let addressInUse = EADDRINUSE
+    public static let addressNotAvailable = EADDRNOTAVAIL
+    public static let access = EACCES
+    public static let invalid = EINVAL
+    public static let destinationRequired = EDESTADDRREQ
+    public static let messageTooLong = EMSGSIZE
+    public static let notConnected = ENOTCONN
+    public static let badDescriptor = EBADF
+    public static let timedOut = ETIMEDOUT
+    public static let connectionRefused = ECONNREFUSED
+
+    public static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
+}

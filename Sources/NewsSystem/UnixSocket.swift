@@ -82,9 +82,29 @@ public enum UnixSocket {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Sends `bytes` with `fds` attached (SCM_RIGHTS).
+    public static func send(_ fd: Int32, _ bytes: [UInt8], fds: [Int32]) throws(SystemError) {
+        let r = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
+            news_send_with_fds(fd, b.baseAddress, Int32(b.count), f.baseAddress, Int32(f.count)) } }
+        try shim(r, "sendmsg with descriptors")
+    }
+
+    /// Receives one message and any descriptors with it (non-blocking). nil when nothing
+    /// is waiting; [] bytes at end of stream.
+    public static func receive(_ fd: Int32, max: Int = 4096, maxFDs: Int = 8) throws(SystemError) -> (bytes: [UInt8], fds: [Int32])? {
+        var buf = [UInt8](repeating: 0, count: max)
+        var fds = [Int32](repeating: -1, count: maxFDs)
+        var nfds: Int32 = 0
+        let n = buf.withUnsafeMutableBytes { b in fds.withUnsafeMutableBufferPointer { f in
+            news_recv_with_fds(fd, b.baseAddress, Int32(b.count), f.baseAddress, Int32(f.count), &nfds) } }
+        if n == -EAGAIN || n == -EWOULDBLOCK { return nil }
+        try shim(n, "recvmsg with descriptors")
+        return (Array(buf[0..<Int(n)]), Array(fds[0..<Int(nfds)]))
+    }
+
     /// One datagram of arbitrary bytes (tests use it to play a peer that sends garbage).
     public static func sendRaw(fd: Int32, _ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
     public static func unlinkPath(_ path: String) { unlink(path) }

@@ -117,7 +117,7 @@ final class ConfigTests: XCTestCase {
             keys.append(String(line.split(separator: " ")[0]))
             XCTAssertTrue(i > 0 && lines[i - 1].hasPrefix("# "), "no comment above \(line)")
         }
-        XCTAssertEqual(keys, ["ipc", "user", "control_socket", "control_group", "fault_injection", "ring_capacity",
+        XCTAssertEqual(keys, ["ipc", "user", "control_socket", "app_socket", "control_group", "fault_injection", "ring_capacity",
                               "spin", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "tap", "netns", "mac",
                               "address", "gateway", "mtu", "rules"])

@@ -1,0 +1,61 @@
+import CNewsLinux
+
+/// An exposed socket buffer (news_sock_header_t, then a channel layout): the application
+/// is the upper end (it sends on the down ring), the transport server the lower end. The
+/// header's second cache line has the layout of a doorbell, so the transport wakes a
+/// sleeping application exactly as servers wake each other.
+public enum SocketLayout {
+    public static let capacity = 64
+    /// A 9000-byte datagram with room to spare.
+    public static let slot = 9216
+    public static let headerSize = 4096
+    public static var regionSize: Int { headerSize + ChannelLayout.regionSize(capacity: capacity, slot: slot) }
+
+    public enum State: UInt32, Sendable { case open = 1, bound = 2, connected = 3, closed = 4 }
+
+    /// newsd, when it creates a socket's region.
+    public static func initialize(_ base: UnsafeMutableRawPointer, id: UInt32) {
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: headerSize)
+        let h = base.assumingMemoryBound(to: news_sock_header_t.self)
+        h.pointee.magic = NEWS_SOCK_MAGIC
+        h.pointee.version = 1
+        h.pointee.id = id
+        news_store_release_u32(&h.pointee.state, State.open.rawValue)
+        ChannelLayout.initialize(base + headerSize, capacity: capacity)
+    }
+
+    public static func channel(_ base: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer { base + headerSize }
+}
+
+/// Typed access to a socket header. Both sides may write it, so each side reads only what
+/// the other owns and checks it.
+public struct SocketHeader: @unchecked Sendable {
+    let h: UnsafeMutablePointer<news_sock_header_t>
+    public init(_ base: UnsafeMutableRawPointer) { h = base.assumingMemoryBound(to: news_sock_header_t.self) }
+
+    public var valid: Bool { h.pointee.magic == NEWS_SOCK_MAGIC && h.pointee.version == 1 }
+    public var id: UInt32 { h.pointee.id }
+    /// The application's wake-up word, shaped like a doorbell.
+    public var appBell: Doorbell { Doorbell(at: UnsafeMutableRawPointer(h) + 64) }
+
+    public var state: SocketLayout.State? { SocketLayout.State(rawValue: news_load_acquire_u32(&h.pointee.state)) }
+    public var local: (address: UInt32, port: UInt16) { (h.pointee.local_addr, h.pointee.local_port) }
+    public var remote: (address: UInt32, port: UInt16) { (h.pointee.remote_addr, h.pointee.remote_port) }
+    public var controlDone: UInt32 { news_load_acquire_u32(&h.pointee.ctl_done) }
+    public var controlResult: Int32 { h.pointee.ctl_result }
+    public var error: Int32 { h.pointee.error }
+
+    // ---- the transport writes these ----------------------------------------------------
+    public func set(local address: UInt32, port: UInt16) { h.pointee.local_addr = address; h.pointee.local_port = port }
+    public func set(remote address: UInt32, port: UInt16) { h.pointee.remote_addr = address; h.pointee.remote_port = port }
+    public func set(state: SocketLayout.State) { news_store_release_u32(&h.pointee.state, state.rawValue) }
+    public func set(error: Int32) { h.pointee.error = error }
+    /// Answers control request `number` (after the fields it changed are written).
+    public func answer(_ number: UInt32, result: Int32) {
+        h.pointee.ctl_result = result
+        news_store_release_u32(&h.pointee.ctl_done, number)
+        appBell.ring()
+    }
+    // ---- the application writes this ---------------------------------------------------
+    public func clearError() { h.pointee.error = 0 }
+}
