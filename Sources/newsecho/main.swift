@@ -1,45 +1,124 @@
-// newsecho: a UDP echo server on NEWS sockets (libnews). Every datagram goes back to where
-// it came from. While datagrams keep coming it makes no system call at all: it reads and
-// writes its socket's exposed buffers and sleeps on a futex only when there is nothing to do.
+// newsecho: UDP echo on NEWS sockets (libnews).
+//   server (default): every datagram goes back to where it came from. While datagrams keep
+//     coming it makes no system call at all: it reads and writes its socket's exposed
+//     buffers, and sleeps on a futex only when there is nothing to do.
+//   --client ADDR:PORT: sends --count datagrams of random sizes (--min/--max bytes), at most
+//     --window in flight, to an echo server (e.g. one on Linux) and checks every reply byte
+//     for byte. Exits 0 only if every reply came back intact and in order.
 import NewsSystem
 import libnews
 
-var appSocket = NewsStack.defaultSocket
-var port: UInt16 = 7
-var args = CommandLine.arguments.dropFirst()
-while let a = args.popFirst() {
-    switch a {
-    case "--app-socket": appSocket = args.popFirst() ?? appSocket
-    case "--port":
-        guard let v = args.popFirst().flatMap(UInt16.init) else { FD.writeAllIgnoringErrors(2, "newsecho: --port needs a number 1-65535\n"); Proc.exit(2) }
-        port = v
-    case "-h", "--help":
-        FD.writeAllIgnoringErrors(1, "usage: newsecho [--app-socket PATH] [--port N]\n")
-        Proc.exit(0)
-    default:
-        FD.writeAllIgnoringErrors(2, "newsecho: unknown argument \(a)\nusage: newsecho [--app-socket PATH] [--port N]\n")
-        Proc.exit(2)
-    }
+struct Options {
+    var appSocket = NewsStack.defaultSocket
+    var port: UInt16 = 7
+    var client: (UInt32, UInt16)? = nil
+    var count = 1000
+    var minSize = 1
+    var maxSize = 1472
+    var window = 32
 }
 
-do {
-    let stack = try NewsStack(socketPath: appSocket)
-    let socket = try UDPSocket(stack: stack)
-    try socket.bind(port: port)
+let usage = "usage: newsecho [--app-socket PATH] [--port N] | --client A.B.C.D:PORT [--count N] [--min BYTES] [--max BYTES] [--window N]\n"
+
+func fail(_ why: String) -> Never {
+    FD.writeAllIgnoringErrors(2, "newsecho: \(why)\n" + usage)
+    Proc.exit(2)
+}
+
+func parseAddress(_ s: String) -> (UInt32, UInt16)? {
+    let parts = s.split(separator: ":")
+    guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else { return nil }
+    let octets = parts[0].split(separator: ".").compactMap { UInt8($0) }
+    guard octets.count == 4 else { return nil }
+    return (octets.reduce(0) { $0 << 8 | UInt32($1) }, port)
+}
+
+var o = Options()
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+    func value() -> String {
+        guard let v = args.popFirst() else { fail("\(a) needs a value") }
+        return v
+    }
+    func number(_ range: ClosedRange<Int>) -> Int {
+        guard let v = Int(value()), range.contains(v) else { fail("\(a) must be in \(range)") }
+        return v
+    }
+    switch a {
+    case "--app-socket": o.appSocket = value()
+    case "--port": o.port = UInt16(number(1...65535))
+    case "--client":
+        guard let peer = parseAddress(value()) else { fail("--client wants A.B.C.D:PORT") }
+        o.client = peer
+    case "--count": o.count = number(1...100_000_000)
+    case "--min": o.minSize = number(0...9000)
+    case "--max": o.maxSize = number(1...9000)
+    case "--window": o.window = number(1...60)
+    case "-h", "--help": FD.writeAllIgnoringErrors(1, usage); Proc.exit(0)
+    default: fail("unknown argument \(a)")
+    }
+}
+guard o.minSize <= o.maxSize else { fail("--min is larger than --max") }
+
+func serve(_ socket: UDPSocket, _ o: Options) throws(SocketError) -> Never {
+    try socket.bind(port: o.port)
     socket.nonBlocking = true
-    FD.writeAllIgnoringErrors(1, "newsecho: listening on UDP port \(port)\n")
+    FD.writeAllIgnoringErrors(1, "newsecho: listening on UDP port \(o.port)\n")
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 64)
     while true {
         _ = NewsPoll.wait([socket], timeoutNanos: nil)
         while true {
             let got: (count: Int, from: UDPSocket.Address)
             do { got = try socket.receive(into: buffer) } catch { if error.wouldBlock { break }; throw error }
-            let n = min(got.count, buffer.count)
             socket.nonBlocking = false  // a full transmit ring waits rather than drops
-            try socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: got.from)
+            try socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<min(got.count, buffer.count)]), to: got.from)
             socket.nonBlocking = true
         }
     }
+}
+
+/// The client: a window of datagrams in flight; replies must come back in order.
+func client(_ socket: UDPSocket, to peer: (UInt32, UInt16), _ o: Options) throws(SocketError) -> Bool {
+    try socket.connect(address: peer.0, port: peer.1)
+    var rng = SystemRandomNumberGenerator()
+    var inFlight: [[UInt8]] = []
+    var sent = 0, received = 0, bad = 0
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 64)
+    var lastProgress = Clock.nanos()
+    while received < o.count {
+        while sent < o.count && inFlight.count < o.window {
+            let size = Int.random(in: o.minSize...o.maxSize, using: &rng)
+            let data = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = try socket.send(data)
+            inFlight.append(data)
+            sent += 1
+        }
+        socket.nonBlocking = true
+        do {
+            let got = try socket.receive(into: buffer)
+            let expected = inFlight.removeFirst()
+            if got.count != expected.count || !expected.withUnsafeBytes({ $0.elementsEqual(UnsafeRawBufferPointer(rebasing: buffer[0..<got.count])) }) {
+                bad += 1
+            }
+            received += 1
+            lastProgress = Clock.nanos()
+        } catch {
+            guard error.wouldBlock else { throw error }
+            if Clock.nanos() - lastProgress > 2_000_000_000 { break }  // lost: give up after 2 s of silence
+            _ = NewsPoll.wait([socket], timeoutNanos: 100_000_000)
+        }
+    }
+    FD.writeAllIgnoringErrors(1, "newsecho: sent \(sent) received \(received) mismatched \(bad)\n")
+    return received == o.count && bad == 0
+}
+
+do {
+    let stack = try NewsStack(socketPath: o.appSocket)
+    let socket = try UDPSocket(stack: stack)
+    if let peer = o.client {
+        Proc.exit(try client(socket, to: peer, o) ? 0 : 1)
+    }
+    try serve(socket, o)
 } catch {
     FD.writeAllIgnoringErrors(2, "newsecho: \(error)\n")
     Proc.exit(1)

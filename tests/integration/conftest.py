@@ -13,7 +13,7 @@ from newsutil import BIN, SERVERS, Netns, News
 
 
 def pytest_configure(config):
-    missing = [n for n in ["newsd", "newsctl", "newsbench", *SERVERS] if not (BIN / n).exists()]
+    missing = [n for n in ["newsd", "newsctl", "newsbench", "newsecho", *SERVERS] if not (BIN / n).exists()]
     if missing:
         raise pytest.UsageError(f"NEWS_BIN={BIN} lacks {', '.join(missing)}")
     if os.geteuid() != 0:

@@ -84,7 +84,8 @@ class News:
         self.socket = str(sock_dir / "newsd.sock")
         if len(self.socket.encode()) > 107:  # sun_path limit: fall back to a short private dir
             self.socket = tempfile.mkdtemp(prefix="news-") + "/newsd.sock"
-        cfg = {"ipc": ipc, "control_socket": self.socket, "fault_injection": fault_injection}
+        self.app_socket = str(Path(self.socket).with_name("app.sock"))
+        cfg = {"ipc": ipc, "control_socket": self.socket, "app_socket": self.app_socket, "fault_injection": fault_injection}
         cfg.update(settings)
         self.config_path = self.tmp / "newsd.toml"
         self.config_path.write_text(render_config(cfg))
