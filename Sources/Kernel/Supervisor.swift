@@ -71,6 +71,7 @@ final class Supervisor {
             heartbeatMillis: config.heartbeat.periodMs, cpu: slot.cpu, uid: user.uid, gid: user.gid,
             parentPID: Proc.pid, logLevel: config.logLevel, channels: ends)
         args.wakeFD = wakeFD
+        args.lingerMicros = config.lingerMicros
         args.deviceFD = deviceFD
         args.params = parameters(for: kind)
         args.stateFD = state.fd

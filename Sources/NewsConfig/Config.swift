@@ -68,6 +68,8 @@ public struct Config: Sendable, Equatable {
     public var restart: Restart
     /// `[cores]`: CPU (0...63) per server; empty means newsd assigns cores round-robin.
     public var cores: [ServerKind: Int]
+    /// `linger_us`: how long a server keeps polling after its last work before it sleeps.
+    public var lingerMicros = 200
     /// `app_socket`: where applications (libnews) ask newsd for sockets.
     public var appSocket = "/run/news/app.sock"
     /// `[nic]`: the network device the NIC driver drives.

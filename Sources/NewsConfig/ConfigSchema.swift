@@ -49,6 +49,8 @@ struct ConfigField {
                         doc: "Slots in each IPC ring; a power of two in 16...65536."),
             ConfigField(table: "", key: "spin", kind: .int(\.spin, 0...1_000_000, powerOfTwo: false),
                         doc: "PAUSE iterations a server on a core of its own polls its rings before it sleeps on its futex (0...1000000); servers that share a core never spin."),
+            ConfigField(table: "", key: "linger_us", kind: .int(\.lingerMicros, 0...100_000, powerOfTwo: false),
+                        doc: "Microseconds a server keeps polling after its last work before it sleeps (0...100000): peers and applications then rarely need to wake it."),
             ConfigField(table: "", key: "log_level", kind: .string(\.logLevel, .choice(Config.logLevels)),
                         doc: "Least severe message logged: " + Config.logLevels.joined(separator: ", ") + "."),
             ConfigField(table: "heartbeat", key: "period_ms", kind: .int(\.heartbeat.periodMs, 20...60000, powerOfTwo: false),

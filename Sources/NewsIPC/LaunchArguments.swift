@@ -34,6 +34,8 @@ public struct LaunchArguments: Equatable, Sendable {
     public var gid: UInt32
     public var parentPID: Int32
     public var logLevel: String
+    /// How long a server keeps polling after its last work before it sleeps.
+    public var lingerMicros: Int = 0
     /// This server's own eventfd (see `Doorbell.sleepPolling`), or -1.
     public var wakeFD: Int32 = -1
     /// The device this server drives (the NIC driver's TAP), or -1.
@@ -63,6 +65,7 @@ public struct LaunchArguments: Equatable, Sendable {
             "--heartbeat-ms=\(heartbeatMillis)", "--cpu=\(cpu)", "--uid=\(uid)", "--gid=\(gid)",
             "--parent=\(parentPID)", "--log-level=\(logLevel)",
         ]
+        if lingerMicros > 0 { a.append("--linger-us=\(lingerMicros)") }
         if wakeFD >= 0 { a.append("--wake-fd=\(wakeFD)") }
         if deviceFD >= 0 { a.append("--device-fd=\(deviceFD)") }
         if stateFD >= 0 { a.append("--state=\(stateFD):\(stateSize)") }
@@ -124,6 +127,10 @@ public struct LaunchArguments: Equatable, Sendable {
             spin: try int("spin", 0...1_000_000), heartbeatMillis: try int("heartbeat-ms", 1...600_000),
             cpu: try int("cpu", 0...63), uid: try int("uid", 0...UInt32.max), gid: try int("gid", 0...UInt32.max),
             parentPID: try int("parent", 1...Int32.max), logLevel: try need("log-level"), channels: channels)
+        if let l = kv.removeValue(forKey: "linger-us") {
+            guard let v = Int(l), (0...1_000_000).contains(v) else { throw Invalid(description: "bad --linger-us=\(l)") }
+            result.lingerMicros = v
+        }
         if let w = kv.removeValue(forKey: "wake-fd") {
             guard let fd = Int32(w), fd > LaunchArguments.doorbellFD else { throw Invalid(description: "bad --wake-fd=\(w)") }
             result.wakeFD = fd

@@ -110,12 +110,25 @@ public final class ServerRuntime {
         status.set(state: .ready)
         let idleTimeout = UInt64(max(1, args.heartbeatMillis / 4)) * 1_000_000
         let devices = core?.descriptors ?? []
+        let linger = UInt64(args.lingerMicros) * 1000
+        var lastWork: UInt64 = 0
         while true {
             status.beat()
             if status.command != 0 { performFault(status.command) }
             var worked = false
             for i in channels.indices where receive(on: i) { worked = true }
-            if let core, core.tick(now: Clock.nanos(), ports: ports) { worked = true }
+            let now = Clock.nanos()
+            if let core, core.tick(now: now, ports: ports) { worked = true }
+            if worked {
+                lastWork = now
+            } else if now &- lastWork < linger {
+                // Traffic just passed: keep looking for a moment instead of sleeping, so
+                // that peers (and applications) find us awake and need not wake us. On a
+                // shared core the look gives the CPU away between polls.
+                if args.spin == 0 { Clock.yield() } else { CPU.relax() }
+                if !devices.isEmpty, let core { for fd in Poll.readable(devices) { _ = core.descriptorReady(fd, ports: ports) } }
+                continue
+            }
             if !worked {
                 countMalformed()
                 counters.bump(counters.sleeps)

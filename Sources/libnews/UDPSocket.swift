@@ -157,10 +157,17 @@ public final class UDPSocket {
 /// futex_waitv over all their wake words.
 public enum NewsPoll {
     /// Returns the indices of the sockets that are readable, waiting up to `timeoutNanos`
-    /// (nil: forever) if none is.
-    public static func wait(_ sockets: [UDPSocket], timeoutNanos: UInt64?) -> [Int] {
-        let ready = sockets.indices.filter { sockets[$0].readable }
+    /// (nil: forever) if none is. It first looks at the rings for `spinNanos` (no system
+    /// call: the next datagram of a busy stream usually arrives within that), then sleeps.
+    public static func wait(_ sockets: [UDPSocket], timeoutNanos: UInt64?, spinNanos: UInt64 = 50_000) -> [Int] {
+        var ready = sockets.indices.filter { sockets[$0].readable }
         if !ready.isEmpty || timeoutNanos == 0 { return ready }
+        let spinUntil = Clock.nanos() + min(spinNanos, timeoutNanos ?? spinNanos)
+        while Clock.nanos() < spinUntil {
+            for _ in 0..<64 { CPU.relax() }
+            ready = sockets.indices.filter { sockets[$0].readable }
+            if !ready.isEmpty { return ready }
+        }
         let prepared = sockets.map { $0.bell.prepareSleep() }
         defer { sockets.forEach { $0.bell.endSleep() } }
         let again = sockets.indices.filter { sockets[$0].readable }

@@ -16,9 +16,11 @@ struct Options {
     var minSize = 1
     var maxSize = 1472
     var window = 32
+    /// How long the server looks at its ring before it sleeps.
+    var spinMicros = 50
 }
 
-let usage = "usage: newsecho [--app-socket PATH] [--port N] | --client A.B.C.D:PORT [--count N] [--min BYTES] [--max BYTES] [--window N]\n"
+let usage = "usage: newsecho [--app-socket PATH] [--port N] [--spin-us N] | --client A.B.C.D:PORT [--count N] [--min BYTES] [--max BYTES] [--window N]\n"
 
 func fail(_ why: String) -> Never {
     FD.writeAllIgnoringErrors(2, "newsecho: \(why)\n" + usage)
@@ -54,6 +56,7 @@ while let a = args.popFirst() {
     case "--min": o.minSize = number(0...9000)
     case "--max": o.maxSize = number(1...9000)
     case "--window": o.window = number(1...60)
+    case "--spin-us": o.spinMicros = number(0...1_000_000)
     case "-h", "--help": FD.writeAllIgnoringErrors(1, usage); Proc.exit(0)
     default: fail("unknown argument \(a)")
     }
@@ -66,7 +69,7 @@ func serve(_ socket: UDPSocket, _ o: Options) throws(SocketError) -> Never {
     FD.writeAllIgnoringErrors(1, "newsecho: listening on UDP port \(o.port)\n")
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 64)
     while true {
-        _ = NewsPoll.wait([socket], timeoutNanos: nil)
+        _ = NewsPoll.wait([socket], timeoutNanos: nil, spinNanos: UInt64(o.spinMicros) * 1000)
         while true {
             let got: (count: Int, from: UDPSocket.Address)
             do { got = try socket.receive(into: buffer) } catch { if error.wouldBlock { break }; throw error }

@@ -118,7 +118,7 @@ final class ConfigTests: XCTestCase {
             XCTAssertTrue(i > 0 && lines[i - 1].hasPrefix("# "), "no comment above \(line)")
         }
         XCTAssertEqual(keys, ["ipc", "user", "control_socket", "app_socket", "control_group", "fault_injection", "ring_capacity",
-                              "spin", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
+                              "spin", "linger_us", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "tap", "netns", "mac",
                               "address", "gateway", "mtu", "rules"])
         XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]"))
