@@ -54,7 +54,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "newsbench", dependencies: [
-            "NewsIPC", "NewsSystem", "CNewsLinux",
+            "NewsIPC", "NewsSystem", "CNewsLinux", "libnews",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "newsecho", dependencies: ["libnews", "NewsSystem"]),

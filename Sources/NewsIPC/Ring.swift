@@ -172,10 +172,8 @@ public struct RingConsumer {
     /// True if a message is waiting (one acquire load; no system call).
     @inline(__always)
     public var hasInput: Bool {
-        mutating get {
-            if head != tail { return true }
-            return news_load_acquire_u64(&header.pointee.head) != tail
-        }
+        if head != tail { return true }
+        return news_load_acquire_u64(&header.pointee.head) != tail
     }
 
     public var receivedIndex: UInt64 { tail }

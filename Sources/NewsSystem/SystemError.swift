@@ -31,7 +31,7 @@ public func shim(_ result: Int32, _ operation: @autoclosure () -> String) throws
 /// The errno values the socket layer reports, so that servers and libnews need not import
 /// Glibc for them.
 public enum Errno {
-    public static let again = EAGAIN
+    @inlinable public static var again: Int32 { EAGAIN }
     public static let addressInUse = EADDRINUSE
     public static let addressNotAvailable = EADDRNOTAVAIL
     public static let access = EACCES

@@ -132,3 +132,33 @@ public enum Poll {
         }
     }
 }
+
+/// A plain Linux UDP socket, for measuring NEWS against the kernel (newsbench) on the same
+/// call. Bound to loopback; nothing is ever sent to it.
+public final class LinuxUDPSocket {
+    public let fd: Int32
+
+    public init() throws(SystemError) {
+        fd = try sys(socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket")
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if r < 0 { let e = SystemError("bind"); close(fd); throw e }
+    }
+
+    deinit { close(fd) }
+
+    /// recvfrom(2) into `buffer`: the byte count, or -errno.
+    @inline(__always)
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var from = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let n = withUnsafeMutablePointer(to: &from) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &len) }
+        }
+        return n >= 0 ? n : -Int(errno)
+    }
+}

@@ -87,9 +87,11 @@ public final class UDPSocket {
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> (count: Int, from: Address) {
         guard !closed else { throw SocketError(errno: Errno.badDescriptor) }
         while true {
-            if let r = try receiveNow(into: buffer) { return r }
+            // The common failing case costs one load of the ring's head and one of the
+            // header's error word.
+            if channel.hasInput, let r = try receiveNow(into: buffer) { return r }
             try takeError()
-            if nonBlocking { throw .again }
+            if nonBlocking { throw SocketError(errno: Errno.again) }
             header.appBell.sleep(timeoutNanos: nil) { channel.hasInput }
         }
     }

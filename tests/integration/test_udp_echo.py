@@ -71,3 +71,19 @@ def test_news_app_to_linux_echo_server(linked_news):
     finally:
         server.kill()
         server.wait()
+
+
+def test_eagain_bench_prints_its_table(start_news):
+    """Issue 4, done when #8 (second half): `newsbench eagain` times a non-blocking recvfrom
+    on an empty NEWS socket and on a Linux one, side by side (the ratio is the benchmark's
+    business; this checks it runs and reports)."""
+    news = start_news()
+    p = subprocess.run([binary("newsbench"), "eagain", "--app-socket", news.app_socket, "--calls", "20000", "--rounds", "3"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["CALL", "NS/CALL", "CYCLES/CALL"]
+    for row in lines[1:3]:
+        ns, cycles = row.split()[-2:]
+        assert int(ns) > 0 and int(cycles) > 0, row
+    assert lines[3].startswith("NEWS / Linux:"), p.stdout
