@@ -138,11 +138,14 @@ public enum Poll {
 public final class LinuxUDPSocket {
     public let fd: Int32
 
-    public init() throws(SystemError) {
-        fd = try sys(socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket")
+    /// Non-blocking, on loopback (`port` 0: any) unless `anyAddress`; blocking for a server.
+    public init(port: UInt16 = 0, anyAddress: Bool = false, blocking: Bool = false) throws(SystemError) {
+        let flags = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (blocking ? 0 : Int32(SOCK_NONBLOCK.rawValue))
+        fd = try sys(socket(AF_INET, flags, 0), "socket")
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = anyAddress ? 0 : UInt32(0x7F00_0001).bigEndian
         let r = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -160,5 +163,53 @@ public final class LinuxUDPSocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &len) }
         }
         return n >= 0 ? n : -Int(errno)
+    }
+
+    /// Echoes datagrams forever (recvfrom, sendto back): the Linux side of a comparison.
+    public func echoForever() -> Never {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            var from = sockaddr_in()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = buf.withUnsafeMutableBytes { b in withUnsafeMutablePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &len) } } }
+            if n < 0 { continue }
+            _ = buf.withUnsafeBytes { b in withUnsafePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, n, 0, $0, len) } } }
+        }
+    }
+}
+
+/// A connected Linux UDP socket for load generation (newsbench udp): blocking receive with
+/// a timeout, so a lost datagram is noticed rather than waited for forever.
+public final class LinuxUDPClient {
+    public let fd: Int32
+
+    public init(address: UInt32, port: UInt16, receiveTimeoutMillis: Int = 1000) throws(SystemError) {
+        fd = try sys(socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket")
+        var big: Int32 = 4 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, socklen_t(MemoryLayout<Int32>.size))
+        var tv = timeval(tv_sec: receiveTimeoutMillis / 1000, tv_usec: (receiveTimeoutMillis % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = address.bigEndian
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if r < 0 { let e = SystemError("connect"); close(fd); throw e }
+    }
+
+    deinit { close(fd) }
+
+    @inline(__always) public func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        Glibc.send(fd, bytes.baseAddress, bytes.count, 0) == bytes.count
+    }
+
+    /// Bytes received, or nil on timeout or error.
+    @inline(__always) public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+        return n >= 0 ? n : nil
     }
 }
