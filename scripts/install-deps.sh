@@ -16,9 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import pytest' 2>/dev/null; then
-    echo "install-deps: pip install pytest"
-    python3 -m pip install -q pytest 2>/dev/null || python3 -m pip install -q --break-system-packages pytest
+# pytest-timeout: a test that hangs fails on its own instead of stalling the whole run.
+if ! python3 -c 'import pytest, pytest_timeout' 2>/dev/null; then
+    echo "install-deps: pip install pytest pytest-timeout"
+    python3 -m pip install -q pytest pytest-timeout 2>/dev/null || python3 -m pip install -q --break-system-packages pytest pytest-timeout
 fi
 
 command -v swift >/dev/null || { echo "install-deps: swift is not on PATH (NEWS needs a Swift 6 toolchain)" >&2; exit 1; }

@@ -12,4 +12,4 @@ swift build -c release 2>&1 | tail -n 3
 echo "== unit tests"
 swift test 2>&1 | tail -n 40
 echo "== integration tests"
-NEWS_BIN="$(swift build -c release --show-bin-path)" python3 -m pytest -q -p no:cacheprovider tests/integration
+NEWS_BIN="$(swift build -c release --show-bin-path)" python3 -m pytest -q -p no:cacheprovider --timeout 300 tests/integration

@@ -118,7 +118,7 @@ struct LinuxEcho: ParsableCommand {
     @Option(help: "UDP port.") var port: UInt16 = 7
     func run() throws {
         let s = try LinuxUDPSocket(port: port, anyAddress: true, blocking: true)
-        print("linux-echo: listening on UDP port \(port)")
+        FD.writeAllIgnoringErrors(1, "linux-echo: listening on UDP port \(port)\n")
         s.echoForever()
     }
 }

@@ -87,3 +87,25 @@ def test_eagain_bench_prints_its_table(start_news):
         ns, cycles = row.split()[-2:]
         assert int(ns) > 0 and int(cycles) > 0, row
     assert lines[3].startswith("NEWS / Linux:"), p.stdout
+
+
+def test_udp_bench_prints_its_table(linked_news, echo_app):
+    """Issue 4, done when #7 (the harness): `newsbench udp` measures several echo targets in
+    one run and prints requests/s, p50/p99 and the ratio to the first. The full NEWS-vs-Linux
+    comparison in both ipc modes is scripts/bench-udp.sh."""
+    news, ns = linked_news()
+    echo_app(news)
+    linux = subprocess.Popen(["ip", "netns", "exec", ns.name, binary("newsbench"), "linux-echo", "--port", "7007"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in linux.stdout.readline()
+        p = ns.exec(binary("newsbench"), "udp", "--target", "news=198.18.0.2:7", "--target", "linux=198.18.0.1:7007",
+                    "--requests", "2000", "--in-flight", "1,8", timeout=120)
+        assert p.returncode == 0, p.stderr
+        rows = [line.split() for line in p.stdout.splitlines()[1:]]
+        assert [(r[0], r[1]) for r in rows] == [("news", "1"), ("linux", "1"), ("news", "8"), ("linux", "8")], p.stdout
+        for r in rows:
+            assert int(r[2]) > 0 and float(r[3]) > 0 and r[5] == "0", p.stdout  # req/s, p50, nothing lost
+    finally:
+        linux.kill()
+        linux.wait()
