@@ -16,7 +16,10 @@ final class IPCore: ServerCore {
     let down: Int
     let udp: Int?
     let tcp: Int?
-    var arp = ARPCache<[UInt8]>()
+    /// Up to 64 packets wait per unresolved neighbour (Linux keeps about 100): a burst to a
+    /// new peer is not cut to its last few while ARP resolves.
+    static let arpConfiguration = ARPConfiguration(maxQueuedPerAddress: 64)
+    var arp = ARPCache<[UInt8]>(configuration: IPCore.arpConfiguration)
     var routes = RouteTable()
     var reassembler = Reassembler()
     var nextID: UInt16

@@ -22,7 +22,7 @@ struct IPPersistence {
 
     func load() -> (arp: ARPCache<[UInt8]>, routes: RouteTable, invalid: Int) {
         let r = RouteTable.decode(from: UnsafeRawBufferPointer(routesArea))
-        let a = ARPCache<[UInt8]>.decode(from: UnsafeRawBufferPointer(arpArea), now: Clock.nanos())
+        let a = ARPCache<[UInt8]>.decode(from: UnsafeRawBufferPointer(arpArea), now: Clock.nanos(), configuration: IPCore.arpConfiguration)
         return (a.value, r.value, r.invalidRecords + a.invalidRecords)
     }
 }
