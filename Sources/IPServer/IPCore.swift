@@ -103,6 +103,9 @@ final class IPCore: ServerCore {
             ip = try IPv4Packet(bytes)
             try ip.checkSource()
         } catch { counters.drop(error); return }
+        // A TTL of 0 can only come from a broken or hostile sender: no router forwards one
+        // (RFC 1812 5.3.1). Hosts may accept TTL 1 (RFC 1122 3.2.1.7), so only 0 is dropped.
+        guard ip.ttl > 0 else { counters.drop(.ipv4TTLZero); return }
         // RFC 1122 3.2.1.3: a host silently discards datagrams not addressed to it.
         let dst = ip.destination
         guard dst == address || dst.isBroadcast || dst == network.broadcast else { counters.bump("dropped_not_our_ip"); return }

@@ -1,6 +1,6 @@
 // Address types for the IP core. Kept deliberately tiny: the wire/OS layer maps these later.
 
-/// An IPv4 address in host byte order (10.0.0.1 == 0x0A00_0001).
+/// An IPv4 address in host byte order (198.18.0.1 == 0xC612_0001).
 public typealias IPv4 = UInt32
 
 /// A 48-bit Ethernet hardware address, stored in wire order (octet 0 is sent first).

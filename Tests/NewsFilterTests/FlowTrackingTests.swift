@@ -6,7 +6,7 @@ final class FlowTrackingTests: XCTestCase {
 
     func testRepliesAllowedByStateUnderDefaultDenyThenExpire() throws {
         var h = try Harness(dnsOnly)
-        let query = udp(.out, "10.0.0.2", 5000, "198.18.0.1", 53)
+        let query = udp(.out, "198.19.0.2", 5000, "198.18.0.1", 53)
         XCTAssertEqual(h.decide(reply(query), at: 1000), .denyByDefault, "no state yet")
         XCTAssertEqual(h.decide(query, at: 1000), .allow(rule: 0))
         XCTAssertEqual(h.decide(reply(query), at: 1010), .allowedByState)   // refreshes to 1040
@@ -19,10 +19,10 @@ final class FlowTrackingTests: XCTestCase {
 
     func testStateIsPerFlowAndDirectional() throws {
         var h = try Harness(dnsOnly)
-        let query = udp(.out, "10.0.0.2", 5000, "198.18.0.1", 53)
+        let query = udp(.out, "198.19.0.2", 5000, "198.18.0.1", 53)
         _ = h.decide(query, at: 1)
         // Same server, another local port: a different flow.
-        XCTAssertEqual(h.decide(udp(.in, "198.18.0.1", 53, "10.0.0.2", 5001), at: 2), .denyByDefault)
+        XCTAssertEqual(h.decide(udp(.in, "198.18.0.1", 53, "198.19.0.2", 5001), at: 2), .denyByDefault)
         // The originator's own 5-tuple arriving from the wire is not a reply.
         var spoof = query
         spoof.direction = .in
@@ -36,14 +36,14 @@ final class FlowTrackingTests: XCTestCase {
 
     func testFlowBetweenIdenticalEndpointsUsesDirection() throws {
         var h = try Harness("default in deny\ndefault out allow\n")
-        let selfie = udp(.out, "10.0.0.2", 5000, "10.0.0.2", 5000)
+        let selfie = udp(.out, "198.19.0.2", 5000, "198.19.0.2", 5000)
         _ = h.decide(selfie, at: 1)
         XCTAssertEqual(h.decide(reply(selfie), at: 2), .allowedByState)
     }
 
     func testICMPEchoReplyByState() throws {
         var h = try Harness("default in deny\ndefault out allow\n")
-        let ping = icmp(.out, "10.0.0.2", "198.18.0.1", type: 8, id: 77)
+        let ping = icmp(.out, "198.19.0.2", "198.18.0.1", type: 8, id: 77)
         XCTAssertEqual(h.decide(ping, at: 100), .allowByDefault)
         XCTAssertEqual(h.decide(reply(ping, type: 0), at: 101), .allowedByState)
         var otherID = reply(ping, type: 0)
@@ -56,7 +56,7 @@ final class FlowTrackingTests: XCTestCase {
 
     func testTCPLifecycleTimeouts() throws {
         var h = try Harness("default in deny\nallow out tcp to any port 80\n")
-        let syn = tcp(.out, "10.0.0.2", 40000, "198.18.0.1", 80, .syn)
+        let syn = tcp(.out, "198.19.0.2", 40000, "198.18.0.1", 80, .syn)
         let t: UInt64 = 5000
         XCTAssertEqual(h.decide(syn, at: t), .allow(rule: 0))
         XCTAssertEqual(h.filter.flows.entry(for: syn, now: t * second)?.expiry, (t + 30) * second)
@@ -64,11 +64,11 @@ final class FlowTrackingTests: XCTestCase {
         let half = h.filter.flows.entry(for: syn, now: (t + 1) * second)
         XCTAssertEqual(half?.tcp, [.originatorSYN, .responderSYN])
         XCTAssertEqual(half?.expiry, (t + 31) * second, "handshake not complete: still 30 s")
-        XCTAssertEqual(h.decide(tcp(.out, "10.0.0.2", 40000, "198.18.0.1", 80, .ack), at: t + 2), .allow(rule: 0))
+        XCTAssertEqual(h.decide(tcp(.out, "198.19.0.2", 40000, "198.18.0.1", 80, .ack), at: t + 2), .allow(rule: 0))
         XCTAssertEqual(h.filter.flows.entry(for: syn, now: (t + 2) * second)?.expiry, (t + 302) * second)
         // Idle for 250 s: only an established flow survives that.
         XCTAssertEqual(h.decide(reply(syn, flags: .ack), at: t + 252), .allowedByState)
-        XCTAssertEqual(h.decide(tcp(.out, "10.0.0.2", 40000, "198.18.0.1", 80, [.fin, .ack]), at: t + 260), .allow(rule: 0))
+        XCTAssertEqual(h.decide(tcp(.out, "198.19.0.2", 40000, "198.18.0.1", 80, [.fin, .ack]), at: t + 260), .allow(rule: 0))
         XCTAssertEqual(h.filter.flows.entry(for: syn, now: (t + 260) * second)?.expiry, (t + 270) * second)
         XCTAssertEqual(h.decide(reply(syn, flags: [.fin, .ack]), at: t + 269), .allowedByState)
         XCTAssertEqual(h.decide(reply(syn, flags: .ack), at: t + 279), .denyByDefault, "10 s after the last FIN")
@@ -76,17 +76,17 @@ final class FlowTrackingTests: XCTestCase {
 
     func testUnansweredSYNExpiresAfter30s() throws {
         var h = try Harness("default in deny\nallow out tcp to any port 80\n")
-        let syn = tcp(.out, "10.0.0.2", 40000, "198.18.0.1", 80, .syn)
+        let syn = tcp(.out, "198.19.0.2", 40000, "198.18.0.1", 80, .syn)
         _ = h.decide(syn, at: 10)
         XCTAssertEqual(h.decide(reply(syn, flags: [.syn, .ack]), at: 40), .denyByDefault)
     }
 
     func testRSTFromPeerClosesWithin10s() throws {
         var h = try Harness("default in deny\nallow out tcp to any port 80\n")
-        let syn = tcp(.out, "10.0.0.2", 40000, "198.18.0.1", 80, .syn)
+        let syn = tcp(.out, "198.19.0.2", 40000, "198.18.0.1", 80, .syn)
         _ = h.decide(syn, at: 10)
         _ = h.decide(reply(syn, flags: [.syn, .ack]), at: 10)
-        _ = h.decide(tcp(.out, "10.0.0.2", 40000, "198.18.0.1", 80, .ack), at: 10)
+        _ = h.decide(tcp(.out, "198.19.0.2", 40000, "198.18.0.1", 80, .ack), at: 10)
         XCTAssertEqual(h.decide(reply(syn, flags: .rst), at: 20), .allowedByState)
         XCTAssertEqual(h.decide(reply(syn, flags: .ack), at: 29), .allowedByState)
         XCTAssertEqual(h.decide(reply(syn, flags: .ack), at: 40), .denyByDefault)
@@ -94,9 +94,9 @@ final class FlowTrackingTests: XCTestCase {
 
     func testFullTableEvictsEntryClosestToExpiry() throws {
         var h = try Harness(dnsOnly, flowCapacity: 2)
-        let a = udp(.out, "10.0.0.2", 5001, "198.18.0.1", 53)
-        let b = udp(.out, "10.0.0.2", 5002, "198.18.0.1", 53)
-        let c = udp(.out, "10.0.0.2", 5003, "198.18.0.1", 53)
+        let a = udp(.out, "198.19.0.2", 5001, "198.18.0.1", 53)
+        let b = udp(.out, "198.19.0.2", 5002, "198.18.0.1", 53)
+        let c = udp(.out, "198.19.0.2", 5003, "198.18.0.1", 53)
         _ = h.decide(a, at: 100)            // expires 130
         _ = h.decide(b, at: 105)            // expires 135
         XCTAssertEqual(h.decide(c, at: 110), .allow(rule: 0))
@@ -109,9 +109,9 @@ final class FlowTrackingTests: XCTestCase {
 
     func testFullTableCanRefuseNewFlows() throws {
         var h = try Harness(dnsOnly, flowCapacity: 2, policy: .refuseNew)
-        let a = udp(.out, "10.0.0.2", 5001, "198.18.0.1", 53)
-        let b = udp(.out, "10.0.0.2", 5002, "198.18.0.1", 53)
-        let c = udp(.out, "10.0.0.2", 5003, "198.18.0.1", 53)
+        let a = udp(.out, "198.19.0.2", 5001, "198.18.0.1", 53)
+        let b = udp(.out, "198.19.0.2", 5002, "198.18.0.1", 53)
+        let c = udp(.out, "198.19.0.2", 5003, "198.18.0.1", 53)
         _ = h.decide(a, at: 100)
         _ = h.decide(b, at: 105)
         XCTAssertEqual(h.decide(c, at: 110), .allow(rule: 0), "the rule still allows it")
@@ -123,9 +123,9 @@ final class FlowTrackingTests: XCTestCase {
 
     func testExpiredEntriesAreReclaimedBeforeTheTableCountsAsFull() throws {
         var h = try Harness(dnsOnly, flowCapacity: 2)
-        _ = h.decide(udp(.out, "10.0.0.2", 5001, "198.18.0.1", 53), at: 100)
-        _ = h.decide(udp(.out, "10.0.0.2", 5002, "198.18.0.1", 53), at: 100)
-        let c = udp(.out, "10.0.0.2", 5003, "198.18.0.1", 53)
+        _ = h.decide(udp(.out, "198.19.0.2", 5001, "198.18.0.1", 53), at: 100)
+        _ = h.decide(udp(.out, "198.19.0.2", 5002, "198.18.0.1", 53), at: 100)
+        let c = udp(.out, "198.19.0.2", 5003, "198.18.0.1", 53)
         _ = h.decide(c, at: 131)
         XCTAssertEqual(h.filter.counters.flowTableFull, 0)
         XCTAssertEqual(h.filter.counters.flowsExpired, 2)
@@ -135,7 +135,7 @@ final class FlowTrackingTests: XCTestCase {
 
     func testTimerSweepReclaims() throws {
         var h = try Harness(dnsOnly)
-        _ = h.decide(udp(.out, "10.0.0.2", 5001, "198.18.0.1", 53), at: 100)
+        _ = h.decide(udp(.out, "198.19.0.2", 5001, "198.18.0.1", 53), at: 100)
         XCTAssertEqual(h.filter.expireFlows(now: 129 * second), 0)
         XCTAssertEqual(h.filter.expireFlows(now: 130 * second), 1)
         XCTAssertEqual(h.filter.flows.count, 0)

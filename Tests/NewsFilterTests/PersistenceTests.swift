@@ -5,7 +5,7 @@ import XCTest
 
 final class PersistenceTests: XCTestCase {
     let rulesText = "default in deny\ndefault out deny\nallow out udp to 198.18.0.1 port 53\ndeny in udp to any port 9\nallow in icmp type 8\n"
-    let queries = (5001 ... 5003).map { udp(.out, "10.0.0.2", UInt16($0), "198.18.0.1", 53, length: 60) }
+    let queries = (5001 ... 5003).map { udp(.out, "198.19.0.2", UInt16($0), "198.18.0.1", 53, length: 60) }
 
     /// Runs a filter over fresh regions for the first three queries and a blocked packet.
     private func firstLife(_ ruleBytes: inout [UInt8], _ flowBytes: inout [UInt8]) throws -> FilterCounters {
@@ -15,7 +15,7 @@ final class PersistenceTests: XCTestCase {
                 var f = try Filter(rules: rules, ruleStore: RuleStore(region: rr),
                                    flows: FlowTable(region: fr, fresh: true))
                 for q in queries { XCTAssertEqual(f.decide(q, now: 100 * second), .allow(rule: 0)) }
-                XCTAssertEqual(f.decide(udp(.in, "203.0.113.1", 1, "10.0.0.2", 9), now: 100 * second), .deny(rule: 1))
+                XCTAssertEqual(f.decide(udp(.in, "203.0.113.1", 1, "198.19.0.2", 9), now: 100 * second), .deny(rule: 1))
                 XCTAssertEqual(f.decide(reply(queries[0]), now: 101 * second), .allowedByState)
                 return f.counters
             }
@@ -37,7 +37,7 @@ final class PersistenceTests: XCTestCase {
                 XCTAssertEqual(f.ruleStore.counter(rule: 0), RuleCounter(packets: 3, bytes: 180))
                 XCTAssertEqual(f.ruleStore.counter(rule: 1), RuleCounter(packets: 1, bytes: 100))
                 for q in queries { XCTAssertEqual(f.decide(reply(q), now: 102 * second), .allowedByState) }
-                XCTAssertEqual(f.decide(udp(.in, "198.18.0.1", 53, "10.0.0.2", 6000), now: 102 * second), .denyByDefault)
+                XCTAssertEqual(f.decide(udp(.in, "198.18.0.1", 53, "198.19.0.2", 6000), now: 102 * second), .denyByDefault)
                 XCTAssertEqual(f.counters.byState, before.byState + 3)
                 XCTAssertEqual(f.counters.denied, before.denied + 1)
             }

@@ -182,7 +182,7 @@ final class PersistenceTests: XCTestCase {
 
     func testTornRouteRecordStrandsDependentGatewayRoutes() throws {
         var bytes = encoded(try sampleTable())
-        // Find and damage the connected 10.0.0.0/8 route; the 172.16/12 route via 10.0.0.1 fails with it.
+        // Find and damage the connected route; the gateway route that depends on it fails with it.
         let t = try sampleTable()
         let index = try XCTUnwrap(t.routes.firstIndex { $0.network == ip(10, 0, 0, 0) && $0.isConnected })
         bytes[PersistenceFormat.headerSize + index * 32 + 2] ^= 0xFF

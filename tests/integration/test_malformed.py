@@ -8,10 +8,13 @@ fixed: drop counters lost once a status page held 48 names, and a loopback sourc
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from newsutil import wait_for
+from newsutil import binary, wait_for
+
+UDP_CLIENT = str(Path(__file__).with_name("udp_client.py"))
 
 
 NEWS_MAC = "02:4e:57:53:00:02"
@@ -130,13 +133,14 @@ CASES = {
     "arp_protocol_type_ipv6": Case("patch(arp(), 16, b'\\x86\\xdd')", "arp_unsupported"),
     "arp_hardware_length_8": Case("patch(arp(), 18, b'\\x08')", "arp_unsupported"),
     "arp_protocol_length_16": Case("patch(arp(), 19, b'\\x10')", "arp_unsupported"),
-    "arp_sender_off_network": Case("arp(psrc='10.9.8.7')", "arp_bad_sender"),
+    "arp_sender_off_network": Case("arp(psrc='198.19.0.7')", "arp_bad_sender"),
     "arp_sender_is_news": Case("arp(psrc=NEWS)", "arp_bad_sender"),
     "arp_sender_subnet_broadcast": Case("arp(psrc=BCAST)", "arp_bad_sender"),
     "arp_sender_mac_broadcast": Case("arp(hwsrc=ETH_BCAST)", "arp_bad_sender"),
     # --- IPv4 header (offsets: the IP header starts at byte 14) -----------------------------
     "ipv4_truncated_header": Case("bytes(echo(k))[:14 + 19]", "ipv4_truncated"),
     "ipv4_version_6": Case("echo(k, version=6)", "ipv4_bad_version"),
+    "ipv4_ttl_zero": Case("echo(k, ttl=0)", "ipv4_ttl_zero"),
     "ipv4_ihl_4": Case("echo(k, ihl=4)", "ipv4_bad_ihl"),
     "ipv4_ihl_beyond_packet": Case("ip(ihl=15, len=30, proto=1) / Raw(bytes(10))", "ipv4_header_beyond_packet"),
     "ipv4_total_length_below_header": Case("echo(k, len=12)", "ipv4_total_length_too_short"),
@@ -317,6 +321,16 @@ def test_malformed_frames_are_dropped_and_counted(linked_news, ipc, tmp_path):
         assert after[name]["state"] == "running" and after[name]["restarts"] == 0 \
             and after[name]["pid"] == s["pid"], f"{name} restarted during the flood: {s} -> {after[name]}"
     assert ping(ns, 4000, 20) == (20, 20)
+    # ... and so does the UDP echo test.
+    app = subprocess.Popen([binary("newsecho"), "--app-socket", news.app_socket, "--port", "7"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in app.stdout.readline()
+        p = ns.exec("python3", UDP_CLIENT, "198.18.0.2", "7", "5000", "1", "1472", "32", timeout=120)
+        assert p.returncode == 0 and p.stdout.startswith("ok"), p.stdout + p.stderr
+    finally:
+        app.kill()
+        app.wait()
 
 
 def test_loopback_source_is_dropped(linked_news, ipc, tmp_path):
