@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
         .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore"]),
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter"]),
+        .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )

@@ -108,8 +108,21 @@ final class Supervisor {
             ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
         case .udpserver:
             ["ip.address": config.ip.address]
+        case .nicdriver:
+            impairmentParameters()
         default: [:]
         }
+    }
+
+    private func impairmentParameters() -> [String: String] {
+        var p: [String: String] = [:]
+        for (direction, i) in zip(["in", "out"], config.nic.impair) {
+            p[direction + ".loss"] = String(i.loss)
+            p[direction + ".duplicate"] = String(i.duplicate)
+            p[direction + ".reorder"] = String(i.reorder)
+            p[direction + ".delay_us"] = String(i.delayMicros)
+        }
+        return p
     }
 
     func kill(_ kind: ServerKind, reason: String) {

@@ -13,6 +13,10 @@ final class NICCore: ServerCore {
     let captured, captureDropped: CounterHandle
     let rxFrames, rxBytes, txFrames, txBytes, txErrors, rxErrors, txTooBig: CounterHandle
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ChannelLayout.maxPayload, alignment: 64)
+    /// Impairments toward the stack (in) and toward the wire (out); inactive by default.
+    var inbound: Impairment
+    var outbound: Impairment
+    let impairedLost, impairedDuplicated, impairedReordered, impairedOverflow: CounterHandle
     /// Frames taken from the device per wake-up, so one busy direction cannot starve the other.
     static let burst = 64
 
@@ -29,9 +33,43 @@ final class NICCore: ServerCore {
         txFrames = context.counter("tx_frames"); txBytes = context.counter("tx_bytes")
         txErrors = context.counter("tx_errors"); rxErrors = context.counter("rx_errors")
         txTooBig = context.counter("tx_too_big")
+        do {
+            inbound = Impairment(config: try .init(params: context.args.params, prefix: "in"), seed: 0x4E45_5753)
+            outbound = Impairment(config: try .init(params: context.args.params, prefix: "out"), seed: 0x5753_4E45)
+        } catch { throw LaunchArguments.Invalid(description: "nicdriver: \(error)") }
+        impairedLost = context.counter("impair_lost")
+        impairedDuplicated = context.counter("impair_duplicated")
+        impairedReordered = context.counter("impair_reordered")
+        impairedOverflow = context.counter("impair_delay_overflow")
+        if inbound.config.isActive || outbound.config.isActive {
+            context.log.notice("impairments in \(inbound.config), out \(outbound.config)")
+        }
     }
 
     var descriptors: [Int32] { [device] }
+
+    /// Delayed and held frames leave when due; the impairments' counts are published.
+    func tick(now: UInt64, ports: Ports) -> Bool {
+        guard inbound.config.isActive || outbound.config.isActive else { return false }
+        var released = false
+        inbound.release(now: now) { released = true; ports.send(up, Message(kind: .frame, seq: 0), payload: $0) }
+        outbound.release(now: now) { released = true; transmit($0, ports: ports) }
+        publish()
+        return released
+    }
+
+    var wakeAt: UInt64? { [inbound.nextDue, outbound.nextDue].compactMap { $0 }.min() }
+
+    private var published = (lost: UInt64(0), duplicated: UInt64(0), reordered: UInt64(0), overflow: UInt64(0))
+    private func publish() {
+        let now = (inbound.lost + outbound.lost, inbound.duplicated + outbound.duplicated,
+                   inbound.reordered + outbound.reordered, inbound.overflow + outbound.overflow)
+        impairedLost.add(now.0 - published.lost)
+        impairedDuplicated.add(now.1 - published.duplicated)
+        impairedReordered.add(now.2 - published.reordered)
+        impairedOverflow.add(now.3 - published.overflow)
+        published = (now.0, now.1, now.2, now.3)
+    }
 
     func descriptorReady(_ fd: Int32, ports: Ports) -> Bool {
         var worked = false
@@ -43,7 +81,11 @@ final class NICCore: ServerCore {
             rxBytes.add(UInt64(n))
             let frame = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             mirror(frame, outbound: false, ports: ports)
-            ports.send(up, Message(kind: .frame, seq: 0), payload: frame)
+            if inbound.config.isActive {
+                inbound.admit(frame, now: Clock.nanos()) { ports.send(up, Message(kind: .frame, seq: 0), payload: $0) }
+            } else {
+                ports.send(up, Message(kind: .frame, seq: 0), payload: frame)
+            }
         }
         return worked
     }
@@ -62,6 +104,14 @@ final class NICCore: ServerCore {
         guard message.kind == MessageKind.frame.rawValue, port == up else { return }
         // 14 bytes of Ethernet header at least; the MTU bound is the IP server's business.
         guard payload.count >= 14 else { txTooBig.add(); return }
+        if outbound.config.isActive {
+            outbound.admit(payload, now: Clock.nanos()) { transmit($0, ports: ports) }
+        } else {
+            transmit(payload, ports: ports)
+        }
+    }
+
+    func transmit(_ payload: UnsafeRawBufferPointer, ports: Ports) {
         mirror(payload, outbound: true, ports: ports)
         if FD.writeOnce(device, payload) {
             txFrames.add()

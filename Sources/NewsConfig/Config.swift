@@ -94,7 +94,18 @@ public struct Config: Sendable, Equatable {
         public var netns = ""
         /// NEWS's Ethernet address on the link.
         public var mac = "02:4e:57:53:00:02"
+        /// Impairments toward the stack (`in`) and toward the wire (`out`), applied by the
+        /// NIC driver: percentages of frames lost, duplicated, reordered, and a delay.
+        public var impair = [Impairment(), Impairment()]
         public init() {}
+
+        public struct Impairment: Sendable, Equatable {
+            public var loss = 0
+            public var duplicate = 0
+            public var reorder = 0
+            public var delayMicros = 0
+            public init() {}
+        }
     }
 
     public struct IP: Sendable, Equatable {

@@ -16,6 +16,8 @@ public protocol ServerCore: AnyObject {
     func tick(now: UInt64, ports: Ports) -> Bool
     /// Input the core polls itself (the UDP server's socket rings), checked before sleeping.
     var pendingInput: Bool { get }
+    /// When the core next needs `tick` (a delayed frame falls due), if sooner than usual.
+    var wakeAt: UInt64? { get }
 }
 
 extension ServerCore {
@@ -23,6 +25,7 @@ extension ServerCore {
     public func descriptorReady(_ fd: Int32, ports: Ports) -> Bool { false }
     public func tick(now: UInt64, ports: Ports) -> Bool { false }
     public var pendingInput: Bool { false }
+    public var wakeAt: UInt64? { nil }
 }
 
 /// What a core is given when it is made: who it is, how it was started, where to log and

@@ -135,7 +135,9 @@ public final class ServerRuntime {
                 // A quarantined ring may claim input forever; it is re-checked once per
                 // wake-up instead of keeping the server from sleeping.
                 let live = quarantined.contains(true) ? channels.indices.filter { !quarantined[$0] }.map { channels[$0] } : channels
-                let readable = waiter.wait(live, devices: devices, timeoutNanos: idleTimeout) {
+                var timeout = idleTimeout
+                if let at = core?.wakeAt { timeout = at > now ? min(timeout, at - now) : 0 }
+                let readable = waiter.wait(live, devices: devices, timeoutNanos: max(timeout, 1)) {
                     status.command != 0 || (core?.pendingInput ?? false)
                 }
                 if let core { for fd in readable { _ = core.descriptorReady(fd, ports: ports) } }

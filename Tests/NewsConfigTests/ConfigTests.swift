@@ -120,6 +120,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(keys, ["ipc", "user", "control_socket", "app_socket", "control_group", "fault_injection", "ring_capacity",
                               "spin", "linger_us", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "tap", "netns", "mac",
+                              "in_loss", "in_duplicate", "in_reorder", "in_delay_us",
+                              "out_loss", "out_duplicate", "out_reorder", "out_delay_us",
                               "address", "gateway", "mtu", "rules"])
         XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]"))
         XCTAssertTrue(lines.contains("[nic]") && lines.contains("[ip]"))
