@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "tcpserver", targets: ["TCPServer"]),
         .executable(name: "vfs", targets: ["VFS"]),
         .library(name: "libnews", targets: ["libnews"]),
+        // The same library as a shared object for C programs (include/news.h).
+        .library(name: "news", type: .dynamic, targets: ["libnews"]),
         .executable(name: "newsecho", targets: ["newsecho"]),
     ],
     dependencies: [
