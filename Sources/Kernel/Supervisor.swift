@@ -49,6 +49,8 @@ final class Supervisor {
         try postConfiguredRules()
         if config.nic.backend == "tap" {
             device = try TAP.open(name: config.nic.tap, netns: config.nic.netns)
+        } else if config.nic.backend == "cable" {
+            device = try Cable.open(path: config.nic.cable, layOut: config.nic.cableSide == "a")
         }
         for kind in ServerKind.allCases {
             slots[kind] = ServerSlot(kind: kind, cpu: cores[kind], spin: cores.sharesCore(kind) ? 0 : config.spin, policy: policy)
@@ -109,7 +111,7 @@ final class Supervisor {
         case .udpserver:
             ["ip.address": config.ip.address]
         case .nicdriver:
-            impairmentParameters()
+            impairmentParameters().merging(["nic.backend": config.nic.backend, "nic.cable_side": config.nic.cableSide]) { a, _ in a }
         default: [:]
         }
     }

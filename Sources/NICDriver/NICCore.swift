@@ -2,17 +2,16 @@ import NewsIPC
 import NewsServer
 import NewsSystem
 
-/// The NIC driver's core: frames from the device go up to the packet filter, frames from the
-/// packet filter go out of the device. The device descriptor belongs to newsd (a restarted
+/// The NIC driver's core: frames from the link go up to the packet filter, frames from the
+/// packet filter go out on the link. The link's descriptor belongs to newsd (a restarted
 /// driver gets the same one back), so the driver never opens or configures anything.
 final class NICCore: ServerCore {
-    let device: Int32
+    let link: any Link
     let up: Int
     let capture: Int?
     let context: ServerContext
     let captured, captureDropped: CounterHandle
     let rxFrames, rxBytes, txFrames, txBytes, txErrors, rxErrors, txTooBig: CounterHandle
-    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ChannelLayout.maxPayload, alignment: 64)
     /// Impairments toward the stack (in) and toward the wire (out); inactive by default.
     var inbound: Impairment
     var outbound: Impairment
@@ -23,7 +22,14 @@ final class NICCore: ServerCore {
     init(_ context: ServerContext) throws {
         guard context.args.deviceFD >= 0 else { throw LaunchArguments.Invalid(description: "nicdriver started without a device") }
         guard let up = context.ports.index(of: "pf-nic") else { throw LaunchArguments.Invalid(description: "nicdriver has no pf-nic channel") }
-        device = context.args.deviceFD
+        if context.args.params["nic.backend"] == "cable" {
+            guard let side = context.args.params["nic.cable_side"], side == "a" || side == "b" else {
+                throw LaunchArguments.Invalid(description: "nicdriver: cable side must be a or b")
+            }
+            link = try CableLink(fd: context.args.deviceFD, side: side == "a" ? .upper : .lower)
+        } else {
+            link = TAPLink(fd: context.args.deviceFD)
+        }
         self.up = up
         self.context = context
         capture = context.ports.index(of: "nic-capture")
@@ -46,19 +52,28 @@ final class NICCore: ServerCore {
         }
     }
 
-    var descriptors: [Int32] { [device] }
+    var descriptors: [Int32] { link.descriptors }
+    var pendingInput: Bool { link.hasInput }
+    var extraBells: [Doorbell] { link.bells }
 
     /// Delayed and held frames leave when due; the impairments' counts are published.
     func tick(now: UInt64, ports: Ports) -> Bool {
-        guard inbound.config.isActive || outbound.config.isActive else { return false }
         var released = false
+        if link.descriptors.isEmpty { released = receiveFrames(ports: ports) }
+        guard inbound.config.isActive || outbound.config.isActive else { return released }
         inbound.release(now: now) { released = true; ports.send(up, Message(kind: .frame, seq: 0), payload: $0) }
         outbound.release(now: now) { released = true; transmit($0, ports: ports) }
         publish()
         return released
     }
 
-    var wakeAt: UInt64? { [inbound.nextDue, outbound.nextDue].compactMap { $0 }.min() }
+    var wakeAt: UInt64? {
+        var due = [inbound.nextDue, outbound.nextDue].compactMap { $0 }
+        // On the kernel path the driver sleeps in poll, which a cable's doorbell cannot
+        // interrupt: it looks at the cable every millisecond instead.
+        if link.descriptors.isEmpty && !context.args.shm { due.append(Clock.nanos() + 1_000_000) }
+        return due.min()
+    }
 
     private var published = (lost: UInt64(0), duplicated: UInt64(0), reordered: UInt64(0), overflow: UInt64(0))
     private func publish() {
@@ -71,15 +86,12 @@ final class NICCore: ServerCore {
         published = (now.0, now.1, now.2, now.3)
     }
 
-    func descriptorReady(_ fd: Int32, ports: Ports) -> Bool {
-        var worked = false
-        for _ in 0..<Self.burst {
-            let (n, failed) = FD.read(device, into: buffer)
-            guard let n else { if failed { rxErrors.add() }; break }
-            worked = true
+    func descriptorReady(_ fd: Int32, ports: Ports) -> Bool { receiveFrames(ports: ports) }
+
+    func receiveFrames(ports: Ports) -> Bool {
+        let n = link.receive(max: Self.burst) { frame in
             rxFrames.add()
-            rxBytes.add(UInt64(n))
-            let frame = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            rxBytes.add(UInt64(frame.count))
             mirror(frame, outbound: false, ports: ports)
             if inbound.config.isActive {
                 inbound.admit(frame, now: Clock.nanos()) { ports.send(up, Message(kind: .frame, seq: 0), payload: $0) }
@@ -87,7 +99,8 @@ final class NICCore: ServerCore {
                 ports.send(up, Message(kind: .frame, seq: 0), payload: frame)
             }
         }
-        return worked
+        guard let n else { rxErrors.add(); return false }
+        return n > 0
     }
 
     /// While newsd captures, every frame is copied to it with its direction and wall-clock
@@ -113,7 +126,7 @@ final class NICCore: ServerCore {
 
     func transmit(_ payload: UnsafeRawBufferPointer, ports: Ports) {
         mirror(payload, outbound: true, ports: ports)
-        if FD.writeOnce(device, payload) {
+        if link.transmit(payload) {
             txFrames.add()
             txBytes.add(UInt64(payload.count))
         } else {

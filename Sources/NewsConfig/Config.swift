@@ -86,8 +86,11 @@ public struct Config: Sendable, Equatable {
     }
 
     public struct NIC: Sendable, Equatable {
-        /// "none" (no device: the stack only carries probes) or "tap".
+        /// "none" (no device: the stack only carries probes), "tap", or "cable".
         public var backend = "none"
+        /// The cable file (backend "cable") and which end of it this NEWS is.
+        public var cable = "/dev/shm/news-cable"
+        public var cableSide = "a"
         /// Name of the TAP device newsd creates.
         public var tap = "news0"
         /// Network namespace (under /run/netns) to create the TAP in; "" = newsd's own.

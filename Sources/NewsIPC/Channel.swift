@@ -162,19 +162,22 @@ public final class KernelChannel: Channel {
     /// Datagrams of the wrong size (a peer writing garbage); dropped, not delivered.
     public private(set) var malformed: UInt64 = 0
     public let maxPayload: Int
+    /// Separate buffers for the two directions: a payload handed to a receive callback must
+    /// stay valid while the callback sends on this same channel.
     private let scratch: UnsafeMutableRawBufferPointer
+    private let outgoing: UnsafeMutableRawBufferPointer
 
-    deinit { scratch.deallocate() }
+    deinit { scratch.deallocate(); outgoing.deallocate() }
 
     /// One datagram: the message, then its payload.
     public func send(_ message: Message, payload: UnsafeRawBufferPointer) throws(ChannelError) -> Bool {
         guard payload.count <= maxPayload else { return false }
         var m = message
         m.len = UInt32(payload.count)
-        scratch.storeBytes(of: m, as: Message.self)
-        if payload.count > 0 { (scratch.baseAddress! + MemoryLayout<Message>.size).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        outgoing.storeBytes(of: m, as: Message.self)
+        if payload.count > 0 { (outgoing.baseAddress! + MemoryLayout<Message>.size).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
         while true {
-            let r = Glibc.send(fd, scratch.baseAddress, MemoryLayout<Message>.size + payload.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+            let r = Glibc.send(fd, outgoing.baseAddress, MemoryLayout<Message>.size + payload.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
             if r >= 0 { return true }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS { return false }
@@ -208,6 +211,7 @@ public final class KernelChannel: Channel {
         self.fd = fd
         maxPayload = slot
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<Message>.size + slot, alignment: 64)
+        outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<Message>.size + slot, alignment: 64)
     }
 
     public func send(_ messages: UnsafeBufferPointer<Message>) throws(ChannelError) -> Int {

@@ -11,6 +11,9 @@ public final class Waiter {
     /// reach a server with a device through it whatever the servers' ipc mode).
     public let pollBell: Doorbell?
     public private(set) var sleeps: UInt64 = 0
+    /// More doorbells this process answers to (the NIC driver's end of a shared-memory
+    /// cable): it then sleeps on all of them at once (futex_waitv).
+    public var extraBells: [Doorbell] = []
 
     /// `bell` is this process's own doorbell (nil on the kernel path). `spin` is the number
     /// of PAUSE iterations before sleeping: 0 for a process that shares its core.
@@ -60,7 +63,14 @@ public final class Waiter {
                 i += 1
             }
             sleeps &+= 1
-            bell.sleep(timeoutNanos: timeoutNanos, ready: ready)
+            if extraBells.isEmpty {
+                bell.sleep(timeoutNanos: timeoutNanos, ready: ready)
+            } else {
+                let all = [bell] + extraBells
+                let prepared = all.map { $0.prepareSleep() }
+                if !ready() { Futex.waitAny(prepared.map(\.word), expected: prepared.map(\.value), timeoutNanos: timeoutNanos) }
+                all.forEach { $0.endSleep() }
+            }
         } else {
             if extra() { return }
             var entries = channels.compactMap { $0.pollDescriptor }.map { Poll.Entry(fd: $0) }

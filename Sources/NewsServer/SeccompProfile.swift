@@ -19,8 +19,10 @@ public enum SeccompProfile {
     /// another's privileges. The NIC driver's reads and writes on its TAP are `read`/`write`.
     /// The UDP server maps each socket region newsd hands it at run time: it receives the
     /// descriptor (recvmsg), checks the region's size (fstat) and maps it (mmap).
+    /// The NIC driver on a cable sleeps on its own doorbell and the cable's at once.
     static let extras: [ServerKind: [String]] = [
         .udpserver: ["fstat", "newfstatat"],
+        .nicdriver: ["futex_waitv"],
     ]
 
     public static func allowlist(for server: ServerKind) -> [String] {

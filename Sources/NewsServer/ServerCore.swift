@@ -18,6 +18,8 @@ public protocol ServerCore: AnyObject {
     var pendingInput: Bool { get }
     /// When the core next needs `tick` (a delayed frame falls due), if sooner than usual.
     var wakeAt: UInt64? { get }
+    /// Doorbells besides the server's own that may wake it (the NIC driver's cable end).
+    var extraBells: [Doorbell] { get }
 }
 
 extension ServerCore {
@@ -26,6 +28,7 @@ extension ServerCore {
     public func tick(now: UInt64, ports: Ports) -> Bool { false }
     public var pendingInput: Bool { false }
     public var wakeAt: UInt64? { nil }
+    public var extraBells: [Doorbell] { [] }
 }
 
 /// What a core is given when it is made: who it is, how it was started, where to log and

@@ -69,6 +69,7 @@ public final class ServerRuntime {
         }
         if let makeCore {
             core = try makeCore(ServerContext(args: args, log: log, ports: ports, state: state, status: status))
+            waiter.extraBells = core?.extraBells ?? []
         }
 
         // 2. Confine: pin, bind memory, drop privileges, no_new_privs, seccomp, in that order

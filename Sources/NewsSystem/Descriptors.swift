@@ -77,6 +77,19 @@ public enum FD {
         }
     }
 
+    /// Opens (creating if need be) a file for sharing by mapping, at least `size` bytes, with
+    /// `mode` set explicitly (not narrowed by the umask).
+    public static func openShared(_ path: String, size: Int, mode: mode_t) throws(SystemError) -> Int32 {
+        let fd = try sys(open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode), "open \(path)")
+        var st = stat()
+        if fstat(fd, &st) < 0 || (st.st_size < size && ftruncate(fd, off_t(size)) < 0) || fchmod(fd, mode) < 0 {
+            let e = SystemError("prepare \(path)")
+            Glibc.close(fd)
+            throw e
+        }
+        return fd
+    }
+
     /// Creates (or truncates) `path` with mode 0644 and writes `bytes` to it.
     public static func writeFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
         let fd = try sys(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644), "open \(path)")
