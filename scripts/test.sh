@@ -10,6 +10,15 @@ scripts/install-deps.sh
 echo "== build (release)"
 swift build -c release 2>&1 | tail -n 3
 echo "== unit tests"
-swift test 2>&1 | tail -n 40
+log="$(mktemp)"
+if ! swift test > "$log" 2>&1; then
+    grep -E "error:|failed \(" "$log" || true
+    tail -n 20 "$log"
+    rm -f "$log"
+    exit 1
+fi
+grep -E "^\s+Executed .* tests" "$log" | tail -n 1
+tail -n 2 "$log"
+rm -f "$log"
 echo "== integration tests"
 NEWS_BIN="$(swift build -c release --show-bin-path)" python3 -m pytest -q -p no:cacheprovider --timeout 300 tests/integration
