@@ -348,3 +348,38 @@ def test_ethernet_runt_is_counted(linked_news, ipc, tmp_path):
         pytest.skip("the kernel will not send a frame shorter than the 14-byte Ethernet header over a TAP "
                     f"(packet socket send: {detail})")
     assert verdict == "ok", detail
+
+
+UDP_CASES = """
+import sys
+from scapy.all import Ether, IP, UDP, Raw, sendp, conf
+conf.verb = 0
+iface, me = sys.argv[1], sys.argv[2]
+def ip(): return Ether(dst=%r, src=me) / IP(src="198.18.0.1", dst="198.18.0.2", proto=17)
+good = bytes(UDP(sport=4000, dport=9999) / Raw(b"x" * 20))
+frames = {
+    "udp_truncated": ip() / Raw(good[:5]),
+    "udp_bad_length": ip() / Raw(good[:4] + (200).to_bytes(2, "big") + good[6:]),
+    "udp_bad_checksum": ip() / Raw(good[:6] + bytes([good[6] ^ 0xFF, good[7]]) + good[8:]),
+}
+for name, frame in frames.items():
+    for _ in range(%d):
+        sendp(frame, iface=iface)
+""" % (NEWS_MAC, COPIES)
+
+
+def test_malformed_udp_is_counted_by_udpserver(linked_news):
+    """The UDP server checks what the IP server hands it: truncated datagrams, impossible
+    length fields and bad checksums are each dropped under their own name."""
+    news, ns = linked_news()
+    assert ping(ns, 56, 2) == (2, 2)
+    before = news.counters("udpserver")
+    p = ns.exec(SCAPY_PYTHON, "-c", UDP_CASES, ns.tap, linux_mac(ns), timeout=60)
+    assert p.returncode == 0, p.stderr
+    names = ("udp_truncated", "udp_bad_length", "udp_bad_checksum")
+    def counted():
+        c = news.counters("udpserver")
+        return c if all(c.get(n, 0) - before.get(n, 0) >= COPIES for n in names) else None
+    after = wait_for(counted, timeout=5, what="udpserver's drop counters")
+    assert after.get("delivered", 0) == before.get("delivered", 0), "nothing malformed was delivered"
+    assert all(s["restarts"] == 0 for s in news.servers().values())
