@@ -3,7 +3,7 @@
 // - comments (`#` to end of line) and blank lines;
 // - table headers `[table]` and `[a.b]` (bare or quoted key parts);
 // - `key = value` with a bare key (`A-Za-z0-9_-`) or a quoted key (`"..."` or `'...'`);
-// - values: basic strings `"..."` (escapes `\" \\ \n \t \r \b \f \uXXXX \UXXXXXXXX`), literal
+// - values: basic strings `"..."` (escapes `\" \\ \n \t \r \b \f`, and `\u`/`\U` with 4/8 hex digits), literal
 //   strings `'...'`, decimal integers (optional sign, `_` between digits, 64-bit), `true` /
 //   `false`, and single-line arrays of these (may be empty, trailing comma allowed).
 //

@@ -5,7 +5,7 @@ import NewsFilter
 let second = FlowTimeouts.second
 
 func ip(_ text: String) -> UInt32 {
-    guard let a = IPv4.parse(text) else { fatalError("bad test address \(text)") }
+    guard let a = IPv4.parse(text) else { preconditionFailure("bad test address \(text)") }
     return a
 }
 
