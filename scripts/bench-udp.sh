@@ -14,6 +14,7 @@ bin="$(swift build -c release --show-bin-path)"
 tag="nb$$"; client="$tag-c"; server="$tag-s"; dir="$(mktemp -d)"
 pids=()
 cleanup() {
+    set +e  # a child killed here exits non-zero; cleanup must still finish
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     ip netns del "$client" 2>/dev/null || true
     ip netns del "$server" 2>/dev/null || true

@@ -16,7 +16,8 @@ tap="ndemo$$"; tap="${tap:0:15}"
 ctl() { "$bin/newsctl" "$@" --socket "$dir/ctl.sock"; }
 inns() { ip netns exec "$ns" "$@"; }
 cleanup() {
-    [ -n "${app:-}" ] && kill "$app" 2>/dev/null && wait "$app" 2>/dev/null
+    set +e  # a child killed here exits non-zero; cleanup must still finish
+    [ -n "${app:-}" ] && kill -KILL "$app" 2>/dev/null && wait "$app" 2>/dev/null
     [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "$dir"
