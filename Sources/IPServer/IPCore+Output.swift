@@ -86,6 +86,17 @@ extension IPCore {
         for piece in pieces {
             let header = IPv4Header(source: address, destination: destination, protocol: proto, ttl: 64, identification: id,
                                     moreFragments: piece.moreFragments, fragmentOffset: piece.offset, payloadLength: piece.length)
+            let slice = UnsafeRawBufferPointer(rebasing: payload[piece.offset..<(piece.offset + piece.length)])
+            // The common case, a neighbour whose address is known: build the frame in place,
+            // without an intermediate copy of the packet.
+            if let hw = knownNextHop(IPv4Address(hop)) {
+                emitFrame(to: hw, type: .ipv4, length: header.totalLength, ports: ports) { out in
+                    guard header.emit(into: out) == header.headerLength else { return 0 }
+                    UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...]).copyMemory(from: slice)
+                    return header.totalLength
+                }
+                continue
+            }
             var packet = [UInt8](repeating: 0, count: header.totalLength)
             packet.withUnsafeMutableBytes { out in
                 _ = header.emit(into: out)
@@ -94,6 +105,12 @@ extension IPCore {
             }
             transmit(packet, nextHop: IPv4Address(hop), ports: ports)
         }
+    }
+
+    /// The next hop's hardware address if it is known and fresh (no ARP traffic needed).
+    func knownNextHop(_ hop: IPv4Address) -> MACAddress? {
+        if hop.isBroadcast || hop == network.broadcast { return .broadcast }
+        return arp.lookup(hop.value, now: Clock.nanos()).map(MACAddress.init)
     }
 
     /// Hands an IP packet to the link once the next hop's address is known (RFC 1122

@@ -133,11 +133,20 @@ final class IPCore: ServerCore {
         case .icmp: input(icmp: payload, from: header, ports: ports)
         case .udp, .tcp:
             guard let port = header.protocol == .udp ? udp : tcp else { counters.bump("dropped_no_transport"); return }
-            let packet = Self.packet(header, payload: payload)
-            guard packet.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
+            let headerLength = original.isFragment ? header.headerLength : original.headerLength
             let m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
-                                                             UInt64(header.protocol.rawValue), UInt64(header.headerLength), 0, 0))
-            let sent = packet.withUnsafeBytes { ports.send(port, m, payload: $0) }
+                                                             UInt64(header.protocol.rawValue), UInt64(headerLength), 0, 0))
+            // Unfragmented, the packet as it arrived goes up (no copy here); a reassembled
+            // datagram gets a header describing the whole.
+            let sent: Bool
+            if !original.isFragment {
+                guard original.bytes.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
+                sent = ports.send(port, m, payload: original.bytes)
+            } else {
+                let packet = Self.packet(header, payload: payload)
+                guard packet.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
+                sent = packet.withUnsafeBytes { ports.send(port, m, payload: $0) }
+            }
             if !sent { counters.bump("dropped_transport_full") }
         default:
             // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable.
