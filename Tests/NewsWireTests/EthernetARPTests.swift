@@ -57,7 +57,7 @@ final class EthernetARPTests: XCTestCase {
         let bytes = emitted { repr.emit(into: $0) }
         XCTAssertEqual(bytes.count, 28)
         XCTAssertEqual(Array(bytes[0..<8]), [0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02])
-        XCTAssertEqual(Array(bytes[14..<18]), [10, 0, 0, 1])
+        XCTAssertEqual(Array(bytes[14..<18]), [198, 18, 0, 1])
         try bytes.withUnsafeBytes { buf in
             let packet = try ARPPacket(buf)
             XCTAssertEqual(ARPRepr.parse(packet), repr)

@@ -2,8 +2,8 @@ import XCTest
 import NewsWire
 
 final class UDPTests: XCTestCase {
-    let src = IPv4Address(192, 168, 0, 1)
-    let dst = IPv4Address(192, 168, 0, 199)
+    let src = IPv4Address(198, 18, 0, 1)
+    let dst = IPv4Address(198, 18, 0, 199)
     var knownUDP: [UInt8] { Array(Vectors.udpPacket[20...]) }
 
     func testKnownDatagram() throws {
@@ -13,10 +13,10 @@ final class UDPTests: XCTestCase {
             XCTAssertEqual(udp.sourcePort, 12345)
             XCTAssertEqual(udp.destinationPort, 53)
             XCTAssertEqual(udp.length, 13)
-            XCTAssertEqual(udp.checksum, 0x097b)
+            XCTAssertEqual(udp.checksum, 0xfea6)
             XCTAssertEqual(Array(udp.payload), Array("hello".utf8))
             XCTAssertTrue(udp.verifyChecksum(src: ip.source, dst: ip.destination))
-            XCTAssertFalse(udp.verifyChecksum(src: ip.source, dst: IPv4Address(192, 168, 0, 198)))
+            XCTAssertFalse(udp.verifyChecksum(src: ip.source, dst: IPv4Address(198, 18, 0, 198)))
             let header = try UDPHeader.parse(udp, src: ip.source, dst: ip.destination)
             XCTAssertEqual(header, UDPHeader(sourcePort: 12345, destinationPort: 53, payloadLength: 5))
             XCTAssertEqual(emitted { header.emit(into: $0, payload: Array("hello".utf8), src: src, dst: dst) }, knownUDP)
