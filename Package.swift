@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "NewsWire"),
         .target(name: "NewsIPCore"),
         .target(name: "NewsFilter"),
+        .target(name: "NewsUDP", dependencies: ["NewsIPCore"]),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig", "NewsWire",
@@ -68,7 +69,7 @@ let package = Package(
             "NewsWire", "NewsIPCore", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "UDPServer", dependencies: serverDeps + [
-            "NewsWire", .product(name: "Logging", package: "swift-log"),
+            "NewsWire", "NewsUDP", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "TCPServer", dependencies: serverDeps),
         .executableTarget(name: "VFS", dependencies: serverDeps),
@@ -78,6 +79,7 @@ let package = Package(
         .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
         .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore"]),
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter"]),
+        .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]

@@ -232,3 +232,20 @@ int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int 
     }
     return (int)n;
 }
+
+int news_seal_size(int fd) {
+    return neg_errno(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+}
+
+int news_get_seals(int fd) { return neg_errno(fcntl(fd, F_GET_SEALS)); }
+
+int news_seals_fix_size(int seals) {
+    int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+    return (seals & need) == need;
+}
+
+int news_peer_groups(int fd, uint32_t *gids, int max) {
+    socklen_t len = (socklen_t)(sizeof(uint32_t) * (size_t)max);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids, &len) < 0) return -errno;
+    return (int)(len / sizeof(uint32_t));
+}

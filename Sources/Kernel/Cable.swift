@@ -7,9 +7,11 @@ import NewsSystem
 enum Cable {
     static func open(path: String, layOut: Bool) throws -> Int32 {
         guard !path.isEmpty else { throw StartupError("nic.cable is empty") }
-        let fd = try FD.openShared(path, size: CableLayout.size, mode: 0o666)
+        // Root only (0600): a tmpfs file cannot be sealed, so no one but the two newsds may hold
+        // it (anyone who could truncate it would SIGBUS both NIC drivers).
+        let fd = try FD.openShared(path, size: CableLayout.size, mode: 0o600)
         if layOut {
-            let region = try SharedRegion(fd: fd, size: CableLayout.size, name: "cable")
+            let region = try SharedRegion(fd: fd, size: CableLayout.size, name: "cable", sealed: false)
             CableLayout.initialize(region.base)
             region.unmap()
         }

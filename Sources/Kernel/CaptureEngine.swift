@@ -3,7 +3,9 @@ import NewsSystem
 
 /// `newsctl capture`: frames the NIC driver mirrors to newsd are written, as a pcap stream
 /// (libpcap format, Ethernet link type), straight to the newsctl connection, which writes
-/// the file. newsd never opens a path on anyone's behalf.
+/// the file. newsd never opens a path on anyone's behalf, and never waits for the client:
+/// the connection is non-blocking, what it cannot take yet waits in a bounded buffer, and
+/// frames that would overflow it are dropped and counted (`capture_dropped`).
 final class CaptureEngine {
     let channel: any Channel
     private(set) var client: Int32?
@@ -12,8 +14,15 @@ final class CaptureEngine {
     private(set) var written = 0
     private(set) var framesTotal: UInt64 = 0
     private(set) var writeFailed = false
+    private var pending: [UInt8] = []
+    private var overAt: UInt64? = nil
+    private(set) var dropped: UInt64 = 0
 
     static let maxCount = 1_000_000
+    /// What may wait for a slow reader; beyond it frames are dropped.
+    static let maxPending = 4 << 20
+    /// How long a finished capture waits for its reader to take the rest.
+    static let drainGrace: UInt64 = 2_000_000_000
     static let snapLength = 65535
 
     init(channel: any Channel) { self.channel = channel }
@@ -28,6 +37,8 @@ final class CaptureEngine {
         remaining = count
         written = 0
         writeFailed = false
+        pending = []
+        overAt = nil
         deadline = now + UInt64(seconds) * 1_000_000_000
         var header: [UInt8] = []
         header += le32(0xA1B2_C3D4) + le16(2) + le16(4) + le32(0) + le32(0) + le32(UInt32(Self.snapLength)) + le32(1)
@@ -41,7 +52,11 @@ final class CaptureEngine {
             let n = (try? channel.receive(max: 64) { m, frame in record(m, frame) }) ?? 0
             if n == 0 { break }
         }
-        return remaining <= 0 || now >= deadline || writeFailed
+        flush()
+        if writeFailed { return true }
+        guard remaining <= 0 || now >= deadline else { return false }
+        if overAt == nil { overAt = now }
+        return pending.isEmpty || now &- overAt! >= Self.drainGrace
     }
 
     private func record(_ m: Message, _ frame: UnsafeRawBufferPointer) {
@@ -63,8 +78,18 @@ final class CaptureEngine {
     }
 
     private func send(_ bytes: [UInt8]) {
-        guard let client, !writeFailed else { return }
-        do { try FD.writeAll(client, bytes) } catch { writeFailed = true }
+        guard client != nil, !writeFailed else { return }
+        guard pending.count + bytes.count <= Self.maxPending else { dropped &+= 1; return }
+        pending += bytes
+        flush()
+    }
+
+    private func flush() {
+        guard let client, !writeFailed, !pending.isEmpty else { return }
+        do {
+            let n = try FD.writeSome(client, pending)
+            pending.removeFirst(n)
+        } catch { writeFailed = true }
     }
 
     private func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }

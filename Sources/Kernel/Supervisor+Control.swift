@@ -21,7 +21,8 @@ extension Supervisor {
         while let fd = try? UnixSocket.accept(listenFD) {
             // The socket file is mode 0660 root:<control_group>; the peer's credentials are
             // checked as well, so a descriptor passed to another process is no way in.
-            guard let cred = try? UnixSocket.peerCredentials(fd), cred.uid == 0 || cred.gid == controlGroup else {
+            // Membership counts by primary or supplementary group (SO_PEERGROUPS).
+            guard UnixSocket.peerIsRootOrIn(group: controlGroup, fd) != nil else {
                 counters.controlRejected += 1
                 try? FD.writeAll(fd, encode(.failure("permission denied: newsctl needs root or group \(config.controlGroup)")))
                 FD.close(fd)
@@ -104,7 +105,6 @@ extension Supervisor {
             guard config.nic.backend != "none" else { reply(to: client.fd, .failure("no device to capture on (nic.backend = \"none\")")); return }
             guard !capture.active else { reply(to: client.fd, .failure("a capture is already running")); return }
             client.waiting = true
-            UnixSocket.setBlocking(client.fd, sendTimeoutSeconds: 2)
             capture.start(client: client.fd, count: count, seconds: seconds, now: Clock.nanos())
             plumbing.status(.nicdriver).set(capture: true)
             log.info("capturing up to \(count) frames for at most \(seconds) s")
@@ -174,6 +174,16 @@ extension Supervisor {
             Counter(name: "rx.newsd-vfs", value: probe.totalReceived),
             Counter(name: "probes_stale", value: probe.stale),
             Counter(name: "captured_frames", value: capture.framesTotal),
+            Counter(name: "capture_dropped", value: capture.dropped),
+            Counter(name: "apps_connected", value: UInt64(broker?.apps.count ?? 0)),
+            Counter(name: "apps_refused", value: broker?.counters.appsRefused ?? 0),
+            Counter(name: "apps_disconnected", value: broker?.counters.appsDisconnected ?? 0),
+            Counter(name: "sockets_live", value: UInt64(broker?.sockets.count ?? 0)),
+            Counter(name: "sockets_opened", value: broker?.counters.socketsOpened ?? 0),
+            Counter(name: "sockets_refused", value: broker?.counters.socketsRefused ?? 0),
+            Counter(name: "app_bad_requests", value: broker?.counters.badRequests ?? 0),
+            Counter(name: "udp_handoffs_waiting", value: UInt64(broker?.outbox.count ?? 0)),
+            Counter(name: "udp_handoffs_deferred", value: broker?.counters.handoffsDeferred ?? 0),
         ], invalidCounters: 0)]
         for kind in ServerKind.allCases {
             let (valid, invalid) = plumbing.status(kind).counters()

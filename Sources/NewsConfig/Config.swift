@@ -78,6 +78,21 @@ public struct Config: Sendable, Equatable {
     public var ip = IP()
     /// `[pf]`: the packet filter.
     public var pf = PF()
+    /// `app_group`: group allowed to use the app socket; "" = any local user.
+    public var appGroup = ""
+    /// `[limits]`: what applications may hold.
+    public var limits = Limits()
+
+    /// Per-uid and global limits on applications. Each socket is a fresh region of about
+    /// 1.2 MB (memory only as it is touched), so the per-uid socket limit bounds what one user
+    /// can make newsd and the UDP server map.
+    public struct Limits: Sendable, Equatable {
+        public var appsPerUID = 16
+        public var socketsPerUID = 64
+        public var apps = 256
+        public var sockets = 1024
+        public init() {}
+    }
 
     public struct PF: Sendable, Equatable {
         /// Rules file loaded at start-up; "" = no rules (everything passes).

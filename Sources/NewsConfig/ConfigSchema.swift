@@ -26,7 +26,7 @@ struct ConfigField {
     /// One line saying what the key means (written as a comment by `rendered()`).
     let doc: String
 
-    static let tables = ["heartbeat", "restart", "nic", "ip", "pf"]
+    static let tables = ["heartbeat", "restart", "nic", "ip", "pf", "limits"]
 
     /// Longest path that fits in `sockaddr_un.sun_path` with its terminating NUL.
     static let maxSocketPathBytes = 107
@@ -40,7 +40,9 @@ struct ConfigField {
             ConfigField(table: "", key: "control_socket", kind: .string(\.controlSocket, .socketPath),
                         doc: "Absolute path of the control socket that newsctl connects to."),
             ConfigField(table: "", key: "app_socket", kind: .string(\.appSocket, .socketPath),
-                        doc: "Absolute path of the socket applications (libnews) open sockets through; any local user may."),
+                        doc: "Absolute path of the socket applications (libnews) open sockets through."),
+            ConfigField(table: "", key: "app_group", kind: .string(\.appGroup, .optionalName),
+                        doc: "Group whose members (and root) may use the app socket, which is then mode 0660; empty: any local user may (mode 0666)."),
             ConfigField(table: "", key: "control_group", kind: .string(\.controlGroup, .nonEmpty),
                         doc: "Group whose members may use the control socket."),
             ConfigField(table: "", key: "fault_injection", kind: .bool(\.faultInjection),
@@ -73,7 +75,7 @@ struct ConfigField {
             ConfigField(table: "nic", key: "backend", kind: .string(\.nic.backend, .choice(["none", "tap", "cable"])),
                         doc: "The NIC driver's device: \"none\" (probes only), \"tap\" (a TAP device newsd creates and keeps) or \"cable\" (a shared-memory file joining two NEWS instances)."),
             ConfigField(table: "nic", key: "cable", kind: .string(\.nic.cable, .optionalPath),
-                        doc: "The cable file (backend \"cable\"), e.g. in /dev/shm; created mode 0666 so a harness needs no root."),
+                        doc: "The cable file (backend \"cable\"), e.g. in /dev/shm; created (or reset to) mode 0600, root only: a file cannot be sealed, so nobody else may be able to truncate it."),
             ConfigField(table: "nic", key: "cable_side", kind: .string(\.nic.cableSide, .choice(["a", "b"])),
                         doc: "This NEWS's end of the cable: \"a\" lays the cable out, \"b\" joins it."),
             ConfigField(table: "nic", key: "tap", kind: .string(\.nic.tap, .interfaceName),
@@ -106,6 +108,14 @@ struct ConfigField {
                         doc: "Link MTU in bytes (576...1500)."),
             ConfigField(table: "pf", key: "rules", kind: .string(\.pf.rules, .optionalPath),
                         doc: "Packet filter rules file loaded at start (newsctl pf load replaces it); empty: everything passes."),
+            ConfigField(table: "limits", key: "apps_per_uid", kind: .int(\.limits.appsPerUID, 1...4096, powerOfTwo: false),
+                        doc: "Connections to the app socket one uid may hold at once (1...4096); more are refused (EMFILE)."),
+            ConfigField(table: "limits", key: "sockets_per_uid", kind: .int(\.limits.socketsPerUID, 1...2000, powerOfTwo: false),
+                        doc: "Sockets one uid may hold at once, over all its connections (1...2000); more are refused (EMFILE)."),
+            ConfigField(table: "limits", key: "apps", kind: .int(\.limits.apps, 1...4096, powerOfTwo: false),
+                        doc: "Connections to the app socket in all (1...4096); more are refused (ENFILE)."),
+            ConfigField(table: "limits", key: "sockets", kind: .int(\.limits.sockets, 1...2000, powerOfTwo: false),
+                        doc: "Sockets in all (1...2000, the UDP server's binding store holds 2047); more are refused (ENFILE)."),
         ]
     }
 

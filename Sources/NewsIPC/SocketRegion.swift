@@ -2,8 +2,10 @@ import CNewsLinux
 
 /// An exposed socket buffer (news_sock_header_t, then a channel layout): the application
 /// is the upper end (it sends on the down ring), the transport server the lower end. The
-/// header's second cache line has the layout of a doorbell, so the transport wakes a
-/// sleeping application exactly as servers wake each other.
+/// header's second and third cache lines have the layout of a doorbell: the transport wakes
+/// a sleeping application on the second exactly as servers wake each other, and the
+/// application wakes a sleeping transport through the third and the socket's own eventfd
+/// (its "kick"). Nothing of the transport's own is in the region or goes with it.
 public enum SocketLayout {
     public static let capacity = 64
     /// A 9000-byte datagram with room to spare.
@@ -37,6 +39,10 @@ public struct SocketHeader: @unchecked Sendable {
     public var id: UInt32 { h.pointee.id }
     /// The application's wake-up word, shaped like a doorbell.
     public var appBell: Doorbell { Doorbell(at: UnsafeMutableRawPointer(h) + 64) }
+    /// The application's way to wake the transport: the third line and the socket's kick
+    /// eventfd. The transport marks the line "sleeps in poll" (2) before it sleeps; ringing
+    /// then writes the kick. A scribbled line can only delay this socket's own wake-ups.
+    public func stackBell(kick: Int32) -> Doorbell { Doorbell(at: UnsafeMutableRawPointer(h) + 128, eventFD: kick) }
 
     public var state: SocketLayout.State? { SocketLayout.State(rawValue: news_load_acquire_u32(&h.pointee.state)) }
     public var local: (address: UInt32, port: UInt16) { (h.pointee.local_addr, h.pointee.local_port) }
@@ -50,6 +56,9 @@ public struct SocketHeader: @unchecked Sendable {
     public func set(remote address: UInt32, port: UInt16) { h.pointee.remote_addr = address; h.pointee.remote_port = port }
     public func set(state: SocketLayout.State) { news_store_release_u32(&h.pointee.state, state.rawValue) }
     public func set(error: Int32) { h.pointee.error = error }
+    /// Before the transport sleeps: the application must kick it to be heard.
+    public func armKick() { news_store_release_u32(&h.pointee.stack_sleeping, 2) }
+    public func disarmKick() { news_store_release_u32(&h.pointee.stack_sleeping, 0) }
     /// Answers control request `number` (after the fields it changed are written).
     public func answer(_ number: UInt32, result: Int32) {
         h.pointee.ctl_result = result

@@ -1,5 +1,5 @@
-// Shared pieces of the on-disk formats for ARPCache and RouteTable (see those files for
-// the record layouts).
+// Shared pieces of the persisted formats for ARPCache and RouteTable (see those files for
+// the record layouts), also used by the UDP server's binding store (NewsUDP).
 //
 // Common header, 24 bytes, all integers little-endian:
 //   0  u32  magic            ("NARP" = 0x5052_414E for ARP, "NRTE" = 0x4554_524E for routes)
@@ -14,21 +14,24 @@
 // Readers never index the buffer without checking bounds first: UnsafeRawBufferPointer's
 // subscript is unchecked in release builds.
 
-enum PersistenceFormat {
-    static let headerSize = 24
-    static let version: UInt16 = 1
-    static let arpMagic: UInt32 = 0x5052_414E     // "NARP" read as little-endian bytes
-    static let routeMagic: UInt32 = 0x4554_524E   // "NRTE"
+public enum PersistenceFormat {
+    public static let headerSize = 24
+    public static let version: UInt16 = 1
+    public static let arpMagic: UInt32 = 0x5052_414E     // "NARP" read as little-endian bytes
+    public static let routeMagic: UInt32 = 0x4554_524E   // "NRTE"
 
-    struct Header: Equatable {
-        var magic: UInt32
-        var recordSize: Int
-        var count: Int
-        var clockEpoch: UInt64
+    public struct Header: Equatable {
+        public var magic: UInt32
+        public var recordSize: Int
+        public var count: Int
+        public var clockEpoch: UInt64
+        public init(magic: UInt32, recordSize: Int, count: Int, clockEpoch: UInt64) {
+            self.magic = magic; self.recordSize = recordSize; self.count = count; self.clockEpoch = clockEpoch
+        }
     }
 
     /// Writes a header; the caller guarantees `buffer.count >= headerSize`.
-    static func writeHeader(_ header: Header, into buffer: UnsafeMutableRawBufferPointer) {
+    public static func writeHeader(_ header: Header, into buffer: UnsafeMutableRawBufferPointer) {
         put32(header.magic, at: 0, in: buffer)
         put16(version, at: 4, in: buffer)
         put16(UInt16(header.recordSize), at: 6, in: buffer)
@@ -38,7 +41,7 @@ enum PersistenceFormat {
     }
 
     /// Returns the header if it is complete, checksummed, and of the expected kind.
-    static func readHeader(from buffer: UnsafeRawBufferPointer, magic: UInt32, recordSize: Int) -> Header? {
+    public static func readHeader(from buffer: UnsafeRawBufferPointer, magic: UInt32, recordSize: Int) -> Header? {
         guard buffer.count >= headerSize,
               get32(at: 20, in: buffer) == crc32c(UnsafeRawBufferPointer(rebasing: buffer[0 ..< 20])),
               get32(at: 0, in: buffer) == magic,
@@ -50,7 +53,7 @@ enum PersistenceFormat {
 
     /// The records present in full after the header (at most `count`), and how many the
     /// header promised but the buffer cannot hold (a torn write).
-    static func recordSlices(in buffer: UnsafeRawBufferPointer, header: Header)
+    public static func recordSlices(in buffer: UnsafeRawBufferPointer, header: Header)
         -> (records: [UnsafeRawBufferPointer], missing: Int) {
         let available = (buffer.count - headerSize) / header.recordSize
         let present = min(available, header.count)
@@ -62,40 +65,40 @@ enum PersistenceFormat {
     }
 
     /// Whether a record (exactly one record's bytes) carries a correct trailing checksum.
-    static func recordIsIntact(_ record: UnsafeRawBufferPointer) -> Bool {
+    public static func recordIsIntact(_ record: UnsafeRawBufferPointer) -> Bool {
         guard record.count >= 4 else { return false }
         let body = UnsafeRawBufferPointer(rebasing: record[0 ..< record.count - 4])
         return get32(at: record.count - 4, in: record) == crc32c(body)
     }
 
     /// Seals a record by writing the checksum of its body into its last four bytes.
-    static func sealRecord(_ record: UnsafeMutableRawBufferPointer) {
+    public static func sealRecord(_ record: UnsafeMutableRawBufferPointer) {
         let body = UnsafeRawBufferPointer(rebasing: record[0 ..< record.count - 4])
         put32(crc32c(body), at: record.count - 4, in: record)
     }
 
     // MARK: - Little-endian access (callers check bounds)
 
-    static func put16(_ v: UInt16, at o: Int, in b: UnsafeMutableRawBufferPointer) {
+    public static func put16(_ v: UInt16, at o: Int, in b: UnsafeMutableRawBufferPointer) {
         for i in 0 ..< 2 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) }
     }
-    static func put32(_ v: UInt32, at o: Int, in b: UnsafeMutableRawBufferPointer) {
+    public static func put32(_ v: UInt32, at o: Int, in b: UnsafeMutableRawBufferPointer) {
         for i in 0 ..< 4 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) }
     }
-    static func put64(_ v: UInt64, at o: Int, in b: UnsafeMutableRawBufferPointer) {
+    public static func put64(_ v: UInt64, at o: Int, in b: UnsafeMutableRawBufferPointer) {
         for i in 0 ..< 8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) }
     }
-    static func get16(at o: Int, in b: UnsafeRawBufferPointer) -> UInt16 {
+    public static func get16(at o: Int, in b: UnsafeRawBufferPointer) -> UInt16 {
         precondition(o >= 0 && o + 2 <= b.count)
         return UInt16(b[o]) | UInt16(b[o + 1]) << 8
     }
-    static func get32(at o: Int, in b: UnsafeRawBufferPointer) -> UInt32 {
+    public static func get32(at o: Int, in b: UnsafeRawBufferPointer) -> UInt32 {
         precondition(o >= 0 && o + 4 <= b.count)
         var v: UInt32 = 0
         for i in 0 ..< 4 { v |= UInt32(b[o + i]) << (8 * i) }
         return v
     }
-    static func get64(at o: Int, in b: UnsafeRawBufferPointer) -> UInt64 {
+    public static func get64(at o: Int, in b: UnsafeRawBufferPointer) -> UInt64 {
         precondition(o >= 0 && o + 8 <= b.count)
         var v: UInt64 = 0
         for i in 0 ..< 8 { v |= UInt64(b[o + i]) << (8 * i) }
@@ -106,7 +109,7 @@ enum PersistenceFormat {
 
     /// Chosen over a simple sum because it catches torn writes, zeroed blocks and bit flips;
     /// the CRC of an all-zero record is non-zero, so a zero-filled region never validates.
-    static func crc32c(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    public static func crc32c(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {
             crc = crc32cTable[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)

@@ -18,10 +18,11 @@ public enum SeccompProfile {
     /// Extra calls a server needs beyond the loop, per server, so that no server carries
     /// another's privileges. The NIC driver's reads and writes on its TAP are `read`/`write`.
     /// The UDP server maps each socket region newsd hands it at run time: it receives the
-    /// descriptor (recvmsg), checks the region's size (fstat) and maps it (mmap).
+    /// descriptor (recvmsg), checks the region's size (fstat) and seals (fcntl F_GET_SEALS)
+    /// and maps it (mmap).
     /// The NIC driver on a cable sleeps on its own doorbell and the cable's at once.
     static let extras: [ServerKind: [String]] = [
-        .udpserver: ["fstat", "newfstatat"],
+        .udpserver: ["fstat", "newfstatat", "fcntl"],
         .nicdriver: ["futex_waitv"],
     ]
 

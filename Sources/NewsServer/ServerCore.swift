@@ -20,6 +20,14 @@ public protocol ServerCore: AnyObject {
     var wakeAt: UInt64? { get }
     /// Doorbells besides the server's own that may wake it (the NIC driver's cable end).
     var extraBells: [Doorbell] { get }
+    /// Descriptors that only matter while the server sleeps (the UDP server's per-socket
+    /// kick eventfds): watched in the sleeping poll, handed to `descriptorReady` when
+    /// readable, never polled on the busy path (the core looks at its rings directly then).
+    var sleepDescriptors: [Int32] { get }
+    /// Called just before the server advertises that it sleeps (and looks once more at its
+    /// input), and when it wakes.
+    func willSleep()
+    func didWake()
 }
 
 extension ServerCore {
@@ -29,6 +37,9 @@ extension ServerCore {
     public var pendingInput: Bool { false }
     public var wakeAt: UInt64? { nil }
     public var extraBells: [Doorbell] { [] }
+    public var sleepDescriptors: [Int32] { [] }
+    public func willSleep() {}
+    public func didWake() {}
 }
 
 /// What a core is given when it is made: who it is, how it was started, where to log and

@@ -138,9 +138,11 @@ public final class ServerRuntime {
                 let live = quarantined.contains(true) ? channels.indices.filter { !quarantined[$0] }.map { channels[$0] } : channels
                 var timeout = idleTimeout
                 if let at = core?.wakeAt { timeout = at > now ? min(timeout, at - now) : 0 }
-                let readable = waiter.wait(live, devices: devices, timeoutNanos: max(timeout, 1)) {
+                core?.willSleep()
+                let readable = waiter.wait(live, devices: devices + (core?.sleepDescriptors ?? []), timeoutNanos: max(timeout, 1)) {
                     status.command != 0 || (core?.pendingInput ?? false)
                 }
+                core?.didWake()
                 if let core { for fd in readable { _ = core.descriptorReady(fd, ports: ports) } }
             } else if let core, !devices.isEmpty {
                 // Busy: look at the devices without sleeping.

@@ -31,6 +31,18 @@ public enum FD {
         }
     }
 
+    /// Writes what a non-blocking descriptor takes now; returns how many bytes (0 when it
+    /// would block).
+    public static func writeSome(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) -> Int {
+        while true {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
+            throw SystemError("write")
+        }
+    }
+
     public static func writeAll(_ fd: Int32, _ text: String) throws(SystemError) {
         try writeAll(fd, Array(text.utf8))
     }

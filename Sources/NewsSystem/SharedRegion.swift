@@ -3,6 +3,11 @@ import Glibc
 
 /// A shared-memory region backed by a memfd. newsd creates every region (so they outlive any
 /// server) and hands the descriptor to the processes that map it.
+///
+/// Every region newsd creates is sealed against shrinking and growing, and against further
+/// seals, before anyone else sees it: whoever holds the descriptor (a server, an application)
+/// can neither truncate it under another process's mapping (SIGBUS) nor freeze it with
+/// F_SEAL_WRITE. Every receiver checks the size and the seals before it maps.
 public final class SharedRegion: @unchecked Sendable {
     public let fd: Int32
     public let size: Int
@@ -18,6 +23,11 @@ public final class SharedRegion: @unchecked Sendable {
             Glibc.close(fd)
             throw e
         }
+        let sealed = news_seal_size(fd)
+        if sealed < 0 {
+            Glibc.close(fd)
+            throw SystemError("seal \(name)", errno: -sealed)
+        }
         do {
             return try SharedRegion(fd: fd, size: rounded, name: name)
         } catch {
@@ -26,12 +36,21 @@ public final class SharedRegion: @unchecked Sendable {
         }
     }
 
-    /// Maps an inherited region descriptor. The size is the caller's expectation; a memfd
-    /// smaller than that is refused rather than mapped (touching past its end would SIGBUS).
-    public init(fd: Int32, size: Int, name: String) throws(SystemError) {
+    /// Maps a region descriptor someone handed over. The size is the caller's expectation; a
+    /// memfd smaller than that is refused rather than mapped (touching past its end would
+    /// SIGBUS), and so is one whose size is not sealed (whoever else holds it could shrink it
+    /// later). `sealed: false` is for the one region that is a file rather than a memfd (the
+    /// cable, root-only): tmpfs files cannot be sealed.
+    public init(fd: Int32, size: Int, name: String, sealed: Bool = true) throws(SystemError) {
         var st = stat()
         try sys(fstat(fd, &st), "fstat region \(name)")
         guard st.st_size >= size else { throw SystemError("region \(name) is \(st.st_size) bytes, need \(size)", errno: EINVAL) }
+        if sealed {
+            let seals = news_get_seals(fd)
+            guard seals >= 0, news_seals_fix_size(seals) == 1 else {
+                throw SystemError("region \(name) is not sealed against resizing (seals \(seals))", errno: EPERM)
+            }
+        }
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
             throw SystemError("mmap region \(name)")
         }

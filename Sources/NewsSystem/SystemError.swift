@@ -42,6 +42,10 @@ public enum Errno {
     public static let badDescriptor = EBADF
     public static let timedOut = ETIMEDOUT
     public static let connectionRefused = ECONNREFUSED
+    public static let noBuffers = ENOBUFS
+    public static let tooManyFiles = EMFILE
+    public static let tooManyFilesInSystem = ENFILE
+    public static let permission = EPERM
 
     public static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
 }

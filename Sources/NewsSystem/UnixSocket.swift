@@ -16,6 +16,40 @@ public enum UnixSocket {
         return (fds[0], fds[1])
     }
 
+    /// A pair of connected, non-blocking SOCK_SEQPACKET sockets: a socket's kick. Each end is
+    /// its own open file, so what one holder does to its end's flags (blocking, say) cannot
+    /// make the other end's reads block.
+    public static func kickPair() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        let type = Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        try sys(socketpair(AF_UNIX, type, 0, &fds), "socketpair")
+        return (fds[0], fds[1])
+    }
+
+    /// Empties a kick socket without ever blocking (MSG_DONTWAIT whatever the file's flags);
+    /// returns how many kicks were waiting, up to `max`.
+    @discardableResult
+    public static func drainKicks(_ fd: Int32, max: Int = 64) -> Int {
+        var byte: UInt64 = 0
+        var n = 0
+        while n < max, Glibc.recv(fd, &byte, 8, Int32(MSG_DONTWAIT)) > 0 { n += 1 }
+        return n
+    }
+
+    /// The supplementary groups of a unix-socket peer (SO_PEERGROUPS).
+    public static func peerGroups(_ fd: Int32) -> [UInt32] {
+        var gids = [UInt32](repeating: 0, count: 256)
+        let n = gids.withUnsafeMutableBufferPointer { news_peer_groups(fd, $0.baseAddress, 256) }
+        return n > 0 ? Array(gids[0..<Int(n)]) : []
+    }
+
+    /// Whether the peer of `fd` is root or a member of `group` (primary or supplementary).
+    public static func peerIsRootOrIn(group: UInt32, _ fd: Int32) -> Credentials? {
+        guard let cred = try? peerCredentials(fd) else { return nil }
+        if cred.uid == 0 || cred.gid == group || peerGroups(fd).contains(group) { return cred }
+        return nil
+    }
+
     private static func address(_ path: String) throws(SystemError) -> sockaddr_un {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -68,15 +102,6 @@ public enum UnixSocket {
         return Credentials(pid: pid, uid: uid, gid: gid)
     }
 
-    /// Makes `fd` blocking, with writes giving up after `sendTimeoutSeconds` (a stream newsd
-    /// writes to a client that has stopped reading must not stall the supervisor for long).
-    public static func setBlocking(_ fd: Int32, sendTimeoutSeconds: Int) {
-        let flags = fcntl(fd, F_GETFL)
-        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
-        var tv = timeval(tv_sec: sendTimeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
     public static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -113,7 +138,9 @@ public enum UnixSocket {
 /// poll(2) over a set of descriptors.
 public enum Poll {
     public struct Entry { public var fd: Int32; public var readable = false; public var hangup = false
-        public init(fd: Int32) { self.fd = fd } }
+        /// Also wait for room to write (POLLOUT); `writable` tells.
+        public var wantsWrite = false; public var writable = false
+        public init(fd: Int32, wantsWrite: Bool = false) { self.fd = fd; self.wantsWrite = wantsWrite } }
 
     /// Which of `fds` are readable right now (no waiting).
     public static func readable(_ fds: [Int32]) -> [Int32] {
@@ -124,10 +151,11 @@ public enum Poll {
 
     /// Waits up to `timeoutMillis` (-1: forever) for any of `entries` to become readable.
     public static func wait(_ entries: inout [Entry], timeoutMillis: Int32) {
-        var pfds = entries.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        var pfds = entries.map { pollfd(fd: $0.fd, events: Int16($0.wantsWrite ? POLLIN | POLLOUT : POLLIN), revents: 0) }
         let r = poll(&pfds, nfds_t(pfds.count), timeoutMillis)
         for i in entries.indices {
             entries[i].readable = r > 0 && pfds[i].revents & Int16(POLLIN) != 0
+            entries[i].writable = r > 0 && pfds[i].revents & Int16(POLLOUT) != 0
             entries[i].hangup = r > 0 && pfds[i].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
         }
     }

@@ -35,9 +35,7 @@ extension UDPCore {
                 s.header.answer(number, result: -Errno.invalid); return
             }
             if s.port == nil, claim(0, for: s) != 0 { s.header.answer(number, result: -Errno.addressInUse); return }
-            s.remote = (dst, port)
-            s.header.set(remote: dst, port: port)
-            s.header.set(state: .connected)
+            connect(s, to: (dst, port))
             s.header.answer(number, result: 0)
         case .socketSend?:
             send(m, payload, from: s, ports: ports)
@@ -100,18 +98,20 @@ extension UDPCore {
 }
 
 /// The UDP server's view of one socket: its region (mapped here), its channel (we are the
-/// lower end), and the binding. The header is shared with the application, so the truth
-/// about ports and peers is kept here; the header only reports it.
+/// lower end), its kick eventfd, and the binding. The header is the application's to write,
+/// so the truth about owner, port and peer is kept here; the header only reports it.
 final class UDPSocketState {
     let id: UInt32
     let uid: UInt32
     let region: SharedRegion
     let header: SocketHeader
     let channel: ShmChannel
+    let kick: Int32
     var port: UInt16?
     var remote: (address: UInt32, port: UInt16)?
 
-    init(id: UInt32, uid: UInt32, fd: Int32) throws {
+    /// Maps the region newsd created (SharedRegion checks its size and seals first).
+    init(id: UInt32, uid: UInt32, fd: Int32, kick: Int32) throws {
         region = try SharedRegion(fd: fd, size: SocketLayout.regionSize, name: "socket \(id)")
         header = SocketHeader(region.base)
         guard header.valid, header.id == id else {
@@ -120,6 +120,7 @@ final class UDPSocketState {
         }
         self.id = id
         self.uid = uid
+        self.kick = kick
         do {
             channel = try ShmChannel(name: "socket-\(id)", base: SocketLayout.channel(region.base), capacity: SocketLayout.capacity,
                                      side: .lower, peerBell: header.appBell, slot: SocketLayout.slot)
@@ -127,12 +128,11 @@ final class UDPSocketState {
             region.unmap()
             throw error
         }
-        let r = header.remote
-        if header.state == .connected, r.address != 0, r.port != 0 { remote = r }
     }
 
     func release() {
         region.unmap()
         region.closeDescriptor()
+        FD.close(kick)
     }
 }

@@ -2,19 +2,32 @@ import Logging
 import NewsIPC
 import NewsServer
 import NewsSystem
+import NewsUDP
 import NewsWire
 
 /// The UDP server's core (RFC 768, RFC 1122 4.1). Datagrams from the IP server are checked
 /// (length, checksum) and put straight into the receive ring of the socket bound to their
 /// port; a datagram for a port nobody holds is answered with ICMP port unreachable (RFC 1122
 /// 4.1.3.1). Applications' requests and datagrams arrive in their sockets' transmit rings.
+///
+/// What the server knows of a socket (owner, port, peer) it keeps itself: in memory, and in
+/// its state region (`BindingStore`) so that a restarted server takes its sockets back from
+/// its own records. The socket header is a report for the application, never read back.
 final class UDPCore: ServerCore {
     let ip: Int
     let address: IPv4Address
     let control: Int32
     var sockets: [UInt32: UDPSocketState] = [:]
-    var ports: [UInt16: UInt32] = [:]
-    var nextEphemeral: UInt16 = 49152
+    var ports = PortTable()
+    /// Our ends of the per-socket kick sockets (the application's way to wake us), by descriptor.
+    var kicks: [Int32: UInt32] = [:]
+    private var kickList: [Int32] = []
+    let store: BindingStore?
+    /// Bindings found in the state region after a restart, waiting for newsd to hand their
+    /// sockets over again; what is still here `restoreGrace` after the start is dropped.
+    var restored: [UInt32: Binding] = [:]
+    let restoredUntil: UInt64
+    static let restoreGrace: UInt64 = 5_000_000_000
     let counters: NamedCounters
     let log: Logger
     let segment = UnsafeMutableRawBufferPointer.allocate(byteCount: SocketLayout.slot + 8, alignment: 64)
@@ -29,21 +42,41 @@ final class UDPCore: ServerCore {
         control = context.args.deviceFD
         counters = NamedCounters(context)
         log = context.log
+        store = context.state.flatMap { BindingStore(region: $0) }
+        restoredUntil = Clock.nanos() &+ Self.restoreGrace
+        if let store {
+            if context.isRestart {
+                let r = store.restore()
+                restored = r.bindings
+                if r.damaged > 0 { counters.bump("bindings_damaged", UInt64(r.damaged)) }
+                if !r.headerIntact { counters.bump("binding_store_reset") }
+                log.info("restart: \(r.bindings.count) bindings in the state region\(r.damaged > 0 ? ", \(r.damaged) damaged" : "")")
+            } else {
+                store.reset()
+            }
+        }
     }
 
     var descriptors: [Int32] { control >= 0 ? [control] : [] }
+    var sleepDescriptors: [Int32] { kickList }
 
     // MARK: - Sockets arriving from newsd
 
     func descriptorReady(_ fd: Int32, ports: Ports) -> Bool {
+        if fd != control {
+            // A kick: the application woke us. Emptying our end of its kick socket (never
+            // blocking, whatever the application did to its own end) is all it asks; its
+            // ring is served on the next pass like every other.
+            if kicks[fd] != nil { counters.bump("socket_kicks", UInt64(UnixSocket.drainKicks(fd))) }
+            return false
+        }
         var worked = false
         while let msg = try? UnixSocket.receive(control, max: 256, maxFDs: 2) {
             worked = true
             let words = String(decoding: msg.bytes, as: UTF8.self).split(separator: " ")
-            if words.count == 3, words[0] == "open", let id = UInt32(words[1]), let uid = UInt32(words[2]), msg.fds.count == 1 {
-                adopt(id: id, uid: uid, fd: msg.fds[0])
-            } else if words.count == 2, words[0] == "close", let id = UInt32(words[1]) {
-                msg.fds.forEach(FD.close)
+            if words.count == 3, words[0] == "open", let id = UInt32(words[1]), let uid = UInt32(words[2]), msg.fds.count == 2 {
+                adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1])
+            } else if words.count == 2, words[0] == "close", let id = UInt32(words[1]), msg.fds.isEmpty {
                 close(id)
             } else {
                 msg.fds.forEach(FD.close)
@@ -53,26 +86,43 @@ final class UDPCore: ServerCore {
         return worked
     }
 
-    func adopt(id: UInt32, uid: UInt32, fd: Int32) {
-        guard sockets[id] == nil else { FD.close(fd); return }  // a re-send after our restart
-        do {
-            let s = try UDPSocketState(id: id, uid: uid, fd: fd)
-            sockets[id] = s
-            counters.bump("sockets_opened")
-            // A socket bound before we restarted: take its port back if that is still lawful.
-            let (_, port) = s.header.local
-            if s.header.state == .bound || s.header.state == .connected, port != 0 {
-                if claim(port, for: s) == 0 { counters.bump("sockets_readopted") } else { s.header.set(state: .open) }
-            }
-        } catch {
-            FD.close(fd)
+    func adopt(id: UInt32, uid: UInt32, region: Int32, kick: Int32) {
+        guard id != 0, sockets[id] == nil else {  // a re-send after our restart, or nonsense
+            FD.close(region); FD.close(kick)
+            if id == 0 { counters.bump("control_malformed") }
+            return
+        }
+        let s: UDPSocketState
+        do { s = try UDPSocketState(id: id, uid: uid, fd: region, kick: kick) } catch {
+            FD.close(region); FD.close(kick)
+            log.warning("socket \(id): \(error)")
             counters.bump("socket_region_invalid")
+            return
+        }
+        sockets[id] = s
+        kicks[kick] = id
+        kickList.append(kick)
+        counters.bump("sockets_opened")
+        // A socket bound before we restarted: take its port back from our own record, if
+        // newsd vouches for the same owner and the port is still lawful for it.
+        if let b = restored.removeValue(forKey: id) {
+            if b.uid == uid, b.port != 0, claim(b.port, for: s) == 0 {
+                if b.connected { connect(s, to: (b.remoteAddress, b.remotePort)) }
+                counters.bump("sockets_readopted")
+            } else {
+                store?.remove(socket: id)
+                counters.bump("bindings_refused")
+            }
         }
     }
 
     func close(_ id: UInt32) {
+        restored[id] = nil
+        store?.remove(socket: id)
         guard let s = sockets.removeValue(forKey: id) else { return }
-        if let port = s.port, ports[port] == id { ports[port] = nil }
+        ports.release(socket: id)
+        kicks[s.kick] = nil
+        kickList.removeAll { $0 == s.kick }
         s.header.set(state: .closed)
         s.release()
         counters.bump("sockets_closed")
@@ -80,33 +130,46 @@ final class UDPCore: ServerCore {
 
     /// Binds `port` (0: an ephemeral one) for `s`; returns 0 or -errno.
     func claim(_ port: UInt16, for s: UDPSocketState) -> Int32 {
-        var p = port
-        if p == 0 {
-            guard let free = ephemeralPort() else { return -Errno.addressInUse }
-            p = free
+        switch ports.claim(port, socket: s.id, uid: s.uid) {
+        case .failure(.privileged): return -Errno.access
+        case .failure(.inUse), .failure(.exhausted): return -Errno.addressInUse
+        case .success(let p):
+            guard persist(s, port: p) else { ports.release(socket: s.id); return -Errno.noBuffers }
+            s.port = p
+            s.header.set(local: address.value, port: p)
+            if s.remote == nil { s.header.set(state: .bound) }
+            return 0
         }
-        if p < 1024 && s.uid != 0 { return -Errno.access }
-        if let holder = ports[p], holder != s.id { return -Errno.addressInUse }
-        if let old = s.port, old != p { ports[old] = nil }
-        ports[p] = s.id
-        s.port = p
-        s.header.set(local: address.value, port: p)
-        if s.header.state != .connected { s.header.set(state: .bound) }
-        return 0
     }
 
-    func ephemeralPort() -> UInt16? {
-        for _ in 0..<16384 {
-            let p = nextEphemeral
-            nextEphemeral = nextEphemeral == 65535 ? 49152 : nextEphemeral + 1
-            if ports[p] == nil { return p }
-        }
-        return nil
+    /// Connects `s` (already bound) to `peer`.
+    func connect(_ s: UDPSocketState, to peer: (address: UInt32, port: UInt16)) {
+        s.remote = peer
+        _ = persist(s, port: s.port ?? 0)
+        s.header.set(remote: peer.address, port: peer.port)
+        s.header.set(state: .connected)
+    }
+
+    private func persist(_ s: UDPSocketState, port: UInt16) -> Bool {
+        guard let store else { return true }
+        let ok = store.save(Binding(socket: s.id, uid: s.uid, port: port, remoteAddress: s.remote?.address ?? 0, remotePort: s.remote?.port ?? 0))
+        if !ok { counters.bump("binding_store_full") }
+        return ok
     }
 
     var pendingInput: Bool { sockets.values.contains { $0.channel.hasInput } }
 
+    func willSleep() { for s in sockets.values { s.header.armKick() } }
+    func didWake() { for s in sockets.values { s.header.disarmKick() } }
+
     func tick(now: UInt64, ports: Ports) -> Bool {
+        if !restored.isEmpty, now > restoredUntil {
+            // newsd hands every live socket over right after a restart; these were closed
+            // while we were down.
+            for id in restored.keys { store?.remove(socket: id) }
+            counters.bump("bindings_expired", UInt64(restored.count))
+            restored = [:]
+        }
         var worked = false
         for s in sockets.values where serve(s, ports: ports) { worked = true }
         return worked

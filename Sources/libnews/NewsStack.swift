@@ -9,9 +9,19 @@ public final class NewsStack {
 
     public init(socketPath: String = NewsStack.defaultSocket) throws(SocketError) {
         do { fd = try UnixSocket.connect(path: socketPath) } catch {
+            if error.errno == Errno.access {
+                throw SocketError(errno: error.errno, "newsd at \(socketPath) refuses this user: the app socket admits only root and members of newsd's app_group")
+            }
             throw SocketError(errno: error.errno, "cannot reach newsd at \(socketPath): \(error)")
         }
         UnixSocket.setReceiveTimeout(fd, seconds: 5)
+        // newsd greets every connection, or says why it refuses it (app_group, limits).
+        let (words, fds) = try receiveLine()
+        fds.forEach(FD.close)
+        guard words.first == "hello" else {
+            FD.close(fd)
+            throw Self.refusal(words, from: socketPath)
+        }
     }
 
     deinit { FD.close(fd) }
@@ -19,28 +29,49 @@ public final class NewsStack {
     /// One request line; returns the answer's words and any descriptors sent with it.
     func request(_ line: String) throws(SocketError) -> ([Substring], [Int32]) {
         do { try FD.writeAll(fd, line + "\n") } catch { throw SocketError(errno: error.errno, "newsd: \(error)") }
-        // The answer is one line; descriptors come with it. Blocking until it arrives.
+        let (words, fds) = try receiveLine()
+        guard words.first == "ok" else {
+            fds.forEach(FD.close)
+            throw Self.refusal(words, from: nil)
+        }
+        return (Array(words.dropFirst()), fds)
+    }
+
+    /// `refused|error ERRNO TEXT` as the SocketError a POSIX call would give.
+    static func refusal(_ words: [Substring], from path: String?) -> SocketError {
+        let code = words.count > 1 ? Int32(words[1]) : nil
+        let text = words.dropFirst(code == nil ? 1 : 2).joined(separator: " ")
+        let prefix = path.map { "newsd at \($0) refused the connection: " } ?? "newsd: "
+        return SocketError(errno: code ?? Errno.invalid, prefix + (text.isEmpty ? "unexpected answer" : text))
+    }
+
+    /// The answer is one line; descriptors come with it. Blocks until it arrives.
+    private func receiveLine() throws(SocketError) -> ([Substring], [Int32]) {
         var bytes: [UInt8] = []
         var fds: [Int32] = []
         let deadline = Clock.nanos() + 5_000_000_000
         while !bytes.contains(UInt8(ascii: "\n")) {
             let got: (bytes: [UInt8], fds: [Int32])?
-            do { got = try UnixSocket.receive(fd, max: 256, maxFDs: 4) } catch { throw SocketError(errno: error.errno, "newsd: \(error)") }
+            do { got = try UnixSocket.receive(fd, max: 256, maxFDs: 4) } catch {
+                fds.forEach(FD.close)
+                throw SocketError(errno: error.errno, "newsd: \(error)")
+            }
             if let got {
-                if got.bytes.isEmpty && got.fds.isEmpty { throw SocketError(errno: Errno.notConnected, "newsd closed the connection") }
+                if got.bytes.isEmpty && got.fds.isEmpty {
+                    throw SocketError(errno: Errno.notConnected, "newsd closed the connection")
+                }
                 bytes += got.bytes
                 fds += got.fds
             } else {
-                guard Clock.nanos() < deadline else { throw SocketError(errno: Errno.timedOut, "newsd did not answer") }
+                guard Clock.nanos() < deadline else {
+                    fds.forEach(FD.close)
+                    throw SocketError(errno: Errno.timedOut, "newsd did not answer")
+                }
                 Clock.sleep(nanos: 100_000)
             }
         }
         let words = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard words.first == "ok" else {
-            fds.forEach(FD.close)
-            throw SocketError(errno: Errno.invalid, "newsd: " + words.joined(separator: " "))
-        }
-        return (Array(words.dropFirst()), fds)
+        return (words, fds)
     }
 }
 

@@ -18,26 +18,31 @@ public final class UDPSocket {
 
     public typealias Address = (address: UInt32, port: UInt16)
 
+    /// The socket's own kick: how this application wakes the UDP server when it sleeps.
+    let kick: Int32
+
     public init(stack: NewsStack) throws(SocketError) {
         let (words, fds) = try stack.request("udp")
-        guard fds.count == 3, let idWord = words.first, let id = UInt32(idWord) else {
+        guard fds.count == 2, let idWord = words.first, let id = UInt32(idWord) else {
             fds.forEach(FD.close)
             throw SocketError(errno: Errno.invalid, "newsd: unexpected answer to udp")
         }
         defer { FD.close(fds[0]) }  // the mapping keeps the region
         do {
+            // SharedRegion refuses a region whose size is not sealed.
             region = try SharedRegion(fd: fds[0], size: SocketLayout.regionSize, name: "socket \(id)")
-            let udpBell = try SharedRegion(fd: fds[1], size: Doorbell.regionSize, name: "udpserver doorbell")
-            FD.close(fds[1])
             header = SocketHeader(region.base)
             guard header.valid, header.id == id else { throw SocketError(errno: Errno.invalid, "socket region invalid") }
             channel = try ShmChannel(name: "socket-\(id)", base: SocketLayout.channel(region.base), capacity: SocketLayout.capacity,
-                                     side: .upper, peerBell: Doorbell(at: udpBell.base, eventFD: fds[2]), slot: SocketLayout.slot)
+                                     side: .upper, peerBell: header.stackBell(kick: fds[1]), slot: SocketLayout.slot)
         } catch let e as SocketError {
+            FD.close(fds[1])
             throw e
         } catch {
+            FD.close(fds[1])
             throw SocketError(errno: Errno.invalid, "socket \(id): \(error)")
         }
+        kick = fds[1]
         self.id = id
         self.stack = stack
     }
@@ -121,6 +126,7 @@ public final class UDPSocket {
         closed = true
         _ = try? stack.request("close \(id)")
         region.unmap()
+        FD.close(kick)
     }
 
     /// A control request travels in the transmit ring like data (so it is ordered with it)

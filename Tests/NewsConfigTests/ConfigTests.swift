@@ -117,14 +117,27 @@ final class ConfigTests: XCTestCase {
             keys.append(String(line.split(separator: " ")[0]))
             XCTAssertTrue(i > 0 && lines[i - 1].hasPrefix("# "), "no comment above \(line)")
         }
-        XCTAssertEqual(keys, ["ipc", "user", "control_socket", "app_socket", "control_group", "fault_injection", "ring_capacity",
+        XCTAssertEqual(keys, ["ipc", "user", "control_socket", "app_socket", "app_group", "control_group", "fault_injection", "ring_capacity",
                               "spin", "linger_us", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "cable", "cable_side", "tap", "netns", "mac",
                               "in_loss", "in_duplicate", "in_reorder", "in_delay_us",
                               "out_loss", "out_duplicate", "out_reorder", "out_delay_us",
-                              "address", "gateway", "mtu", "rules"])
+                              "address", "gateway", "mtu", "rules", "apps_per_uid", "sockets_per_uid", "apps", "sockets"])
         XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]"))
         XCTAssertTrue(lines.contains("[nic]") && lines.contains("[ip]"))
+    }
+
+    func testAdmissionAndLimits() throws {
+        let c = try Config.parse("app_group = \"newsapps\"\n[limits]\napps_per_uid = 2\nsockets_per_uid = 8\napps = 10\nsockets = 100")
+        XCTAssertEqual(c.appGroup, "newsapps")
+        XCTAssertEqual(c.limits.appsPerUID, 2)
+        XCTAssertEqual(c.limits.socketsPerUID, 8)
+        XCTAssertEqual(c.limits.apps, 10)
+        XCTAssertEqual(c.limits.sockets, 100)
+        XCTAssertEqual(Config.default.appGroup, "", "by default any local user may open sockets")
+        assertConfigError("[limits]\nsockets_per_uid = 0", line: 2, key: "sockets_per_uid", contains: "1...2000")
+        assertConfigError("[limits]\nsockets = 5000", line: 2, key: "sockets", contains: "1...2000")
+        assertConfigError("app_group = \"a b\"", line: 1, key: "app_group", contains: "name")
     }
 
     func testUnknownKey() {

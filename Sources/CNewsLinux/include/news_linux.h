@@ -86,6 +86,8 @@ _Static_assert(sizeof(news_status_page_t) <= 4096, "status page fits one page");
 // ring, and their data areas). Reads, writes, readiness checks and failing non-blocking calls
 // touch only this memory; the app enters the kernel only to sleep on `app_seq`.
 #define NEWS_SOCK_MAGIC 0x4e534f4bu /* "NSOK" */
+// Everything here is the application's to scribble on: the stack writes the first line as a
+// report (its own truth lives in its state region) and never trusts what it reads back.
 typedef struct news_sock_header {
     uint32_t magic;
     uint32_t version;
@@ -99,13 +101,23 @@ typedef struct news_sock_header {
     int32_t ctl_result;     // stack: 0 or -errno for that request
     int32_t error;          // stack: pending asynchronous error (-errno), 0 if none
     uint8_t _pad0[24];
+    // Line 1, shaped like news_doorbell_t: the stack wakes the application here.
     uint32_t app_seq;       // futex word the application sleeps on
     uint32_t app_sleeping;  // the application sets this before sleeping
     uint64_t app_wakes;     // wakes the stack issued
     uint8_t _pad1[48];
+    // Line 2, shaped like news_doorbell_t: the application wakes the stack here. The stack
+    // sets `stack_sleeping` to 2 before it sleeps in poll(2); the application then writes the
+    // socket's own eventfd (its "kick"), which only this socket holds. The stack's doorbell
+    // and eventfd never leave the stack.
+    uint32_t stack_seq;     // unused by the stack (a futex word for doorbell symmetry)
+    uint32_t stack_sleeping;
+    uint64_t stack_kicks;   // kicks the application issued
+    uint8_t _pad2[48];
 } news_sock_header_t;
-_Static_assert(sizeof(news_sock_header_t) == 128, "socket header is two cache lines");
+_Static_assert(sizeof(news_sock_header_t) == 192, "socket header is three cache lines");
 _Static_assert(offsetof(news_sock_header_t, app_seq) == 64, "wake word on its own line");
+_Static_assert(offsetof(news_sock_header_t, stack_seq) == 128, "kick word on its own line");
 
 // ---- Atomics over shared memory -------------------------------------------------------------
 static inline uint64_t news_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -153,5 +165,12 @@ int news_futex_waitv(uint32_t *const *words, const uint32_t *expected, int count
 int news_send_with_fds(int sock, const void *data, int len, const int *fds, int nfds);
 int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds);
 int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): never allowed
+// Memfd seals (F_ADD_SEALS / F_GET_SEALS). news_seal_size adds SHRINK | GROW | SEAL: the
+// region can no longer change size, and nobody can add seals (F_SEAL_WRITE) later.
+int news_seal_size(int fd);
+int news_get_seals(int fd);              // the seal bits, or -errno (EINVAL: not sealable)
+int news_seals_fix_size(int seals);      // 1 if `seals` holds SHRINK, GROW and SEAL
+// Supplementary groups of a unix-socket peer (SO_PEERGROUPS); returns how many (at most max).
+int news_peer_groups(int fd, uint32_t *gids, int max);
 
 #endif
