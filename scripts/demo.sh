@@ -69,8 +69,8 @@ ctl capture "$dir/demo.pcap" --count 12 --seconds 5
 tshark -r "$dir/demo.pcap" 2>/dev/null | head -n 12 || true
 echo; echo "== status after the crashes, and the counters"
 ctl status
-ctl stats | grep -E "^(SERVER|ipserver|udpserver|packetfilter) " | grep -vE " 0$" | head -n 40
+ctl stats | grep -E "^(SERVER|ipserver|udpserver|packetfilter) " | grep -vE " 0$" | head -n 60
 echo; echo "== stop"
 ctl stop
 wait "$pid"; pid=
-echo "newsd exited; the TAP, the regions and the namespace go with it."
+echo "newsd exited; the TAP, the regions and the namespace go with it (namespace $ns, directory $dir)."

@@ -75,6 +75,11 @@ extension UDPCore {
         do { udp = try UDPDatagram(packet.payload) } catch { counters.bump(error.counterName); return }
         guard udp.verifyChecksum(src: packet.source, dst: packet.destination) else { counters.drop(.udpBadChecksum); return }
         counters.bump("datagrams_in")
+        if self.ports[udp.destinationPort] == nil, awaitingHandOver(port: udp.destinationPort) {
+            // Just restarted, and newsd's hand-over of the socket that held this port may be
+            // waiting on our control socket: take it first rather than refuse the datagram.
+            _ = descriptorReady(control, ports: ports)
+        }
         guard let id = self.ports[udp.destinationPort], let s = sockets[id] else {
             counters.bump("dropped_no_port")
             // Not for a broadcast or multicast destination (RFC 1122 4.1.3.1).

@@ -116,6 +116,11 @@ final class UDPCore: ServerCore {
         }
     }
 
+    /// Whether a binding restored from our records for `port` still waits for its socket.
+    func awaitingHandOver(port: UInt16) -> Bool {
+        !restored.isEmpty && restored.values.contains { $0.port == port }
+    }
+
     func close(_ id: UInt32) {
         restored[id] = nil
         store?.remove(socket: id)
