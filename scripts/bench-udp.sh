@@ -4,13 +4,33 @@
 # mode) and a Linux echo server (newsbench linux-echo) in a second namespace, reached over
 # the same kind of link: a TAP on the client's side whose frames a user-space process
 # (newsbench tap-relay) carries to a TAP in the server's namespace. Also runs newsbench
-# eagain. Everything it makes is removed on exit.
-# Usage: scripts/bench-udp.sh [--requests N] [--in-flight 1,32]
+# eagain. Cases are interleaved and repeated (--rounds, default 5); the table gives the
+# median, the spread (min-max) and ratios taken within each round. Everything it makes is
+# removed on exit.
+#
+# --baseline DIR adds an older build (its newsd, servers, newsecho and newsbench eagain, e.g.
+# `scripts/build-baseline.sh REV` prints such a DIR) to every round, so that a change is
+# measured against what it replaces on the same machine in the same run.
+# Usage: scripts/bench-udp.sh [--rounds N] [--baseline DIR] [--requests N] [--in-flight 1,32]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-udp.sh: run as root (namespaces, newsd)" >&2; exit 1; }
 swift build -c release 2>&1 | tail -n 1
 bin="$(swift build -c release --show-bin-path)"
+rounds=5; baseline=""; pass=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds="$2"; shift 2 ;;
+        --baseline) baseline="$(cd "$2" && pwd)"; shift 2 ;;
+        *) pass+=("$1"); shift ;;
+    esac
+done
+[[ "$rounds" =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] || { echo "bench-udp.sh: --rounds wants a positive number" >&2; exit 2; }
+if [ -n "$baseline" ]; then
+    for b in newsd newsecho newsbench udpserver; do
+        [ -x "$baseline/$b" ] || { echo "bench-udp.sh: $baseline has no $b" >&2; exit 2; }
+    done
+fi
 tag="nb$$"; client="$tag-c"; server="$tag-s"; dir="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -39,7 +59,7 @@ ip -n "$server" route add 198.18.0.9/32 dev "$tag-rs" src 198.18.0.10
 ip netns exec "$server" "$bin/newsbench" linux-echo --port 7 > "$dir/linux-echo.log" 2>&1 &
 pids+=($!)
 
-start_news() {  # $1: ipc mode
+start_news() {  # $1: ipc mode, $2: the build's bin directory
     cat > "$dir/newsd.toml" <<TOML
 ipc = "$1"
 control_socket = "$dir/ctl.sock"
@@ -49,12 +69,12 @@ backend = "tap"
 tap = "$tag"
 netns = "$client"
 TOML
-    "$bin/newsd" -c "$dir/newsd.toml" 2>"$dir/newsd-$1.log" &
+    "$2/newsd" -c "$dir/newsd.toml" 2>"$dir/newsd-$1.log" &
     news=$!
     for _ in $(seq 100); do "$bin/newsctl" status --socket "$dir/ctl.sock" >/dev/null 2>&1 && break; sleep 0.1; done
     ip -n "$client" link set "$tag" up
     ip -n "$client" addr add 198.18.0.1/24 dev "$tag" 2>/dev/null || true
-    "$bin/newsecho" --app-socket "$dir/app.sock" --port 7 > "$dir/newsecho.log" 2>&1 &
+    "$2/newsecho" --app-socket "$dir/app.sock" --port 7 > "$dir/newsecho.log" 2>&1 &
     echo_pid=$!
     sleep 0.5
 }
@@ -64,29 +84,79 @@ stop_news() {
     wait "$news" 2>/dev/null || true
 }
 
-results=()
-for mode in shm kernel; do
-    start_news "$mode"
-    out="$(ip netns exec "$client" "$bin/newsbench" udp --target "news-$mode=198.18.0.2:7" --target linux=198.18.0.10:7 --csv "$@")"
-    results+=("$(echo "$out" | sed "s/^/$mode,/")")
-    if [ "$mode" = shm ]; then eagain="$("$bin/newsbench" eagain --app-socket "$dir/app.sock")"; fi
-    stop_news
+builds=("news=$bin")
+[ -n "$baseline" ] && builds+=("base=$baseline")
+: > "$dir/rows.csv"
+for round in $(seq "$rounds"); do
+    for mode in shm kernel; do
+        for entry in "${builds[@]}"; do
+            build="${entry%%=*}"; bdir="${entry#*=}"
+            start_news "$mode" "$bdir"
+            ip netns exec "$client" "$bin/newsbench" udp --target "$build-$mode=198.18.0.2:7" --target linux=198.18.0.10:7 --csv "${pass[@]}" \
+                | sed "s/^/$round,$build-$mode,/" >> "$dir/rows.csv"
+            if [ "$mode" = shm ]; then
+                "$bdir/newsbench" eagain --app-socket "$dir/app.sock" --csv --rounds 5 \
+                    | sed "s/^/$round,$build,eagain,/" >> "$dir/rows.csv"
+            fi
+            stop_news
+        done
+    done
 done
 
-echo "UDP echo, 64-byte requests (NEWS behind its TAP; Linux behind a TAP relayed in user space; same client, same run)"
-printf '%s\n' "${results[@]}" | awk -F, '
-    # rows: run,target,in_flight,req/s,p50,p99,lost; each NEWS row is compared with the Linux
-    # row of its own run (same client, minutes apart at most).
-    $2 == "target" { next }
-    $2 == "linux" { lin[$1 "," $3] = $4 }
-    { row[++n] = $0 }
-    END {
-        printf "%-16s %-10s %-10s %-9s %-9s %-12s\n", "TARGET", "IN FLIGHT", "REQ/S", "P50 us", "P99 us", "NEWS/LINUX"
-        for (i = 1; i <= n; i++) {
-            split(row[i], f, ",")
-            name = f[2] == "linux" ? "linux (" f[1] " run)" : f[2]
-            printf "%-16s %-10s %-10d %-9.1f %-9.1f %.2fx\n", name, f[3], f[4], f[5], f[6], f[4] / lin[f[1] "," f[3]]
-        }
-    }'
-echo
-echo "$eagain"
+python3 - "$dir/rows.csv" "$rounds" <<'PY'
+import statistics, sys
+from collections import defaultdict
+
+rows = [line.strip().split(",") for line in open(sys.argv[1]) if line.strip()]
+rounds = int(sys.argv[2])
+# UDP rows: round, run, target, in_flight, req/s, p50, p99, lost (the run's own Linux row is
+# its reference); eagain rows: round, build, "eagain", call, ns, cycles.
+udp = defaultdict(list)        # (target, in_flight) -> [(rps, p50, p99, ratio)]
+linux = defaultdict(list)
+eagain = defaultdict(list)     # build -> [(news ns, linux ns, news cycles, linux cycles)]
+per_round = defaultdict(dict)  # (round, target, in_flight) -> rps
+for r in rows:
+    if r[2] == "eagain":
+        if r[3] in ("linux_recvfrom_eagain", "news_recvfrom_eagain"):
+            eagain[(r[0], r[1])].append((r[3], float(r[4]), float(r[5])))
+        continue
+    if r[2] == "target":
+        continue
+    rnd, run, target, window, rps, p50, p99 = r[0], r[1], r[2], r[3], float(r[4]), float(r[5]), float(r[6])
+    if target == "linux":
+        linux[(rnd, run, window)] = rps
+        continue
+    udp[(target, window)].append((rnd, run, rps, p50, p99))
+    per_round[(rnd, target, window)] = rps
+
+def spread(v):
+    return f"{min(v):.0f}-{max(v):.0f}"
+
+print(f"UDP echo, 64-byte requests, {rounds} round(s) interleaved (NEWS behind its TAP; Linux behind a TAP relayed")
+print("in user space; same client). Medians; spread is min-max; ratios are taken within each round.")
+print(f"{'TARGET':<14} {'IN FLIGHT':<9} {'REQ/S':>8} {'SPREAD':>13} {'P50 us':>8} {'P99 us':>8} {'NEWS/LINUX':>11} {'VS BASE':>8}")
+for (target, window) in sorted(udp, key=lambda k: (k[0].split("-")[1], int(k[1]), k[0])):
+    m = udp[(target, window)]
+    rps = [x[2] for x in m]
+    ratios = [x[2] / linux[(x[0], x[1], window)] for x in m if linux.get((x[0], x[1], window))]
+    vs = ""
+    if target.startswith("news-"):
+        base = target.replace("news-", "base-")
+        pairs = [per_round[(x[0], target, window)] / per_round[(x[0], base, window)]
+                 for x in m if (x[0], base, window) in per_round]
+        if pairs:
+            vs = f"{statistics.median(pairs):.2f}x"
+    print(f"{target:<14} {window:<9} {statistics.median(rps):>8.0f} {spread(rps):>13} {statistics.median([x[3] for x in m]):>8.1f} "
+          f"{statistics.median([x[4] for x in m]):>8.1f} {statistics.median(ratios):>10.2f}x {vs:>8}")
+print()
+print("recvfrom on an empty non-blocking UDP socket (newsbench eagain, median of its 5x200k calls per round)")
+print(f"{'BUILD':<8} {'NEWS ns':>8} {'LINUX ns':>9} {'NEWS cyc':>9} {'LINUX cyc':>10} {'NEWS/LINUX':>11} {'SPREAD':>13}")
+builds = sorted({b for (_, b) in eagain}, key=lambda b: b != "news")
+for b in builds:
+    per = [dict((c, (ns, cy)) for c, ns, cy in eagain[k]) for k in eagain if k[1] == b]
+    nns = [p["news_recvfrom_eagain"][0] for p in per]; lns = [p["linux_recvfrom_eagain"][0] for p in per]
+    ncy = [p["news_recvfrom_eagain"][1] for p in per]; lcy = [p["linux_recvfrom_eagain"][1] for p in per]
+    ratio = [n / l for n, l in zip(nns, lns)]
+    print(f"{b:<8} {statistics.median(nns):>8.1f} {statistics.median(lns):>9.1f} {statistics.median(ncy):>9.0f} {statistics.median(lcy):>10.0f} "
+          f"{statistics.median(ratio):>10.3f}x {min(ratio):>6.3f}-{max(ratio):.3f}")
+PY

@@ -6,6 +6,8 @@ import csv
 import io
 import os
 import re
+import subprocess
+from pathlib import Path
 
 from newsutil import run
 
@@ -37,3 +39,20 @@ def test_channel_csv():
     for r in rows:
         for key in ("rtt_p50_ns", "rtt_p99_ns", "oneway_msgs_per_s"):
             assert float(r[key]) > 0, r
+
+
+def test_udp_bench_script_interleaves_rounds_and_prints_medians():
+    """scripts/bench-udp.sh (issue 7, done when #6 is measured with it): NEWS in both ipc
+    modes and Linux, per round, then medians and within-round ratios. Shape only."""
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([str(root / "scripts" / "bench-udp.sh"), "--rounds", "2", "--requests", "500", "--in-flight", "1"],
+                       capture_output=True, text=True, timeout=600, cwd=root)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    rows = {l.split()[0]: l.split() for l in lines if l.startswith("news-")}
+    assert set(rows) == {"news-shm", "news-kernel"}, p.stdout
+    for r in rows.values():
+        # TARGET IN-FLIGHT REQ/S SPREAD P50 P99 NEWS/LINUX
+        assert r[1] == "1" and float(r[2]) > 0 and re.fullmatch(r"\d+-\d+", r[3]) and r[6].endswith("x"), r
+    eagain = next(l.split() for l in lines if l.startswith("news "))
+    assert float(eagain[1]) > 0 and eagain[5].endswith("x"), p.stdout
