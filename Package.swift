@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore", "NewsWire"]),
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
+        .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )
