@@ -35,10 +35,10 @@ let package = Package(
             "CNewsLinux", "CSeccomp", "CNuma", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "NewsIPC", dependencies: ["NewsSystem", "CNewsLinux"]),
-        .target(name: "NewsConfig"),
+        .target(name: "NewsConfig", dependencies: ["NewsWire"]),
         .target(name: "NewsWire"),
-        .target(name: "NewsIPCore"),
-        .target(name: "NewsFilter"),
+        .target(name: "NewsIPCore", dependencies: ["NewsWire"]),
+        .target(name: "NewsFilter", dependencies: ["NewsWire"]),
         .target(name: "NewsUDP", dependencies: ["NewsIPCore"]),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
@@ -57,10 +57,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "newsbench", dependencies: [
-            "NewsIPC", "NewsSystem", "CNewsLinux", "libnews",
+            "NewsIPC", "NewsSystem", "CNewsLinux", "libnews", "NewsWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "newsecho", dependencies: ["libnews", "NewsSystem"]),
+        .executableTarget(name: "newsecho", dependencies: ["libnews", "NewsSystem", "NewsWire"]),
         .executableTarget(name: "NICDriver", dependencies: serverDeps),
         .executableTarget(name: "PacketFilter", dependencies: serverDeps + [
             "NewsWire", "NewsFilter", .product(name: "Logging", package: "swift-log"),
@@ -75,12 +75,13 @@ let package = Package(
         .executableTarget(name: "VFS", dependencies: serverDeps),
 
         .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem", "CNewsLinux"]),
-        .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
+        .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig", "NewsWire"]),
         .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
-        .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore"]),
-        .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter"]),
+        .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore", "NewsWire"]),
+        .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
+        .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
     ]
 )

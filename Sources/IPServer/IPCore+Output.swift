@@ -17,7 +17,7 @@ extension IPCore {
             counters.bump("arp_bad_sender"); return
         }
         let forUs = packet.targetIP == address
-        let queued = arp.learned(sender.value, mac: MAC(octets: packet.senderMAC), weAreTarget: forUs, now: Clock.nanos())
+        let queued = arp.learned(sender, mac: packet.senderMAC, weAreTarget: forUs, now: Clock.nanos())
         if forUs || !queued.isEmpty { save() }
         for datagram in queued { datagram.withUnsafeBytes { sendFrame(to: packet.senderMAC, type: .ipv4, $0, ports: ports) } }
         if forUs && packet.operation == .request {
@@ -74,7 +74,7 @@ extension IPCore {
 
     /// Routes, fragments (RFC 791) if the datagram does not fit the MTU, and transmits.
     func send(protocol proto: IPProtocol, to destination: IPv4Address, payload: UnsafeRawBufferPointer, ports: Ports) {
-        guard let (hop, _) = routes.route(to: destination.value) else { counters.bump("dropped_no_route"); return }
+        guard let (hop, _) = routes.route(to: destination) else { counters.bump("dropped_no_route"); return }
         guard payload.count <= maxIPv4Payload else { counters.bump("dropped_too_big"); return }
         let id = nextID
         nextID &+= 1
@@ -89,7 +89,7 @@ extension IPCore {
             let slice = UnsafeRawBufferPointer(rebasing: payload[piece.offset..<(piece.offset + piece.length)])
             // The common case, a neighbour whose address is known: build the frame in place,
             // without an intermediate copy of the packet.
-            if let hw = knownNextHop(IPv4Address(hop)) {
+            if let hw = knownNextHop(hop) {
                 emitFrame(to: hw, type: .ipv4, length: header.totalLength, ports: ports) { out in
                     guard header.emit(into: out) == header.headerLength else { return 0 }
                     UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...]).copyMemory(from: slice)
@@ -103,14 +103,14 @@ extension IPCore {
                 UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[piece.offset..<(piece.offset + piece.length)]))
             }
-            transmit(packet, nextHop: IPv4Address(hop), ports: ports)
+            transmit(packet, nextHop: hop, ports: ports)
         }
     }
 
     /// The next hop's hardware address if it is known and fresh (no ARP traffic needed).
     func knownNextHop(_ hop: IPv4Address) -> MACAddress? {
         if hop.isBroadcast || hop == network.broadcast { return .broadcast }
-        return arp.lookup(hop.value, now: Clock.nanos()).map(MACAddress.init)
+        return arp.lookup(hop, now: Clock.nanos())
     }
 
     /// Hands an IP packet to the link once the next hop's address is known (RFC 1122
@@ -120,14 +120,14 @@ extension IPCore {
             packet.withUnsafeBytes { sendFrame(to: .broadcast, type: .ipv4, $0, ports: ports) }
             return
         }
-        switch arp.resolve(nextHop.value, now: Clock.nanos()) {
+        switch arp.resolve(nextHop, now: Clock.nanos()) {
         case .known(let hw):
-            packet.withUnsafeBytes { sendFrame(to: MACAddress(hw), type: .ipv4, $0, ports: ports) }
+            packet.withUnsafeBytes { sendFrame(to: hw, type: .ipv4, $0, ports: ports) }
         case .sendRequest:
-            if !arp.enqueue(nextHop.value, packet: packet) { counters.bump("arp_queue_full") }
+            if !arp.enqueue(nextHop, packet: packet) { counters.bump("arp_queue_full") }
             sendARPRequest(for: nextHop, ports: ports)
         case .wait:
-            if !arp.enqueue(nextHop.value, packet: packet) { counters.bump("arp_queue_full") }
+            if !arp.enqueue(nextHop, packet: packet) { counters.bump("arp_queue_full") }
         case .failed:
             counters.bump("dropped_arp_failed")
         }
@@ -158,12 +158,4 @@ extension IPCore {
             counters.bump("dropped_down_full")
         }
     }
-}
-
-extension MAC {
-    init(octets m: MACAddress) { self.init(m[0], m[1], m[2], m[3], m[4], m[5]) }
-}
-
-extension MACAddress {
-    init(_ m: MAC) { self.init(m.octets.0, m.octets.1, m.octets.2, m.octets.3, m.octets.4, m.octets.5) }
 }

@@ -32,15 +32,12 @@ final class IPCore: ServerCore {
     init(_ context: ServerContext) throws {
         let p = context.args.params
         func invalid(_ what: String) -> LaunchArguments.Invalid { LaunchArguments.Invalid(description: "ipserver: \(what)") }
-        guard let net = p["ip.address"].flatMap(IPv4Network.init), let addrText = p["ip.address"]?.split(separator: "/").first,
-              let addr = IPv4Address(String(addrText)) else { throw invalid("bad ip.address \(p["ip.address"] ?? "(none)")") }
-        guard let mac = p["nic.mac"].flatMap(MACAddress.init), mac.isUnicast else { throw invalid("bad nic.mac") }
-        guard let mtu = p["ip.mtu"].flatMap(Int.init), (576...1500).contains(mtu) else { throw invalid("bad ip.mtu") }
+        let settings = try IPSettings(parameters: p)
         guard let down = context.ports.index(of: "ip-pf") else { throw invalid("no ip-pf channel") }
-        address = addr
-        network = IPv4Network(address: net.networkAddress, prefix: net.prefix)!
-        self.mac = mac
-        self.mtu = mtu
+        address = settings.interface.address
+        network = settings.interface.network
+        mac = settings.mac
+        mtu = settings.mtu
         self.down = down
         udp = context.ports.index(of: "udp-ip")
         tcp = context.ports.index(of: "tcp-ip")
@@ -60,11 +57,8 @@ final class IPCore: ServerCore {
             log.info("adopted \(arp.count) ARP entries and \(routes.routes.count) routes")
         }
         if routes.routes.isEmpty {
-            try routes.add(Route(network: network.networkAddress.value, prefixLength: network.prefix, interface: 0))
-            if let gw = p["ip.gateway"], !gw.isEmpty {
-                guard let g = IPv4Address(gw), network.contains(g) else { throw invalid("gateway \(gw) is not on \(network)") }
-                try routes.add(.defaultRoute(via: g.value, interface: 0))
-            }
+            try routes.add(Route(network: network.address, prefixLength: network.prefix, interface: 0))
+            if let gateway = settings.gateway { try routes.add(.defaultRoute(via: gateway, interface: 0)) }
         }
         save()
     }
@@ -113,7 +107,7 @@ final class IPCore: ServerCore {
         counters.bump("ip_in")
         let header = IPv4Header.parse(ip)
         if ip.isFragment {
-            let key = FragmentKey(source: ip.source.value, destination: dst.value, protocolNumber: ip.protocol.rawValue,
+            let key = FragmentKey(source: ip.source, destination: dst, protocolNumber: ip.protocol.rawValue,
                                   identification: ip.identification)
             switch reassembler.add(key: key, offset: ip.fragmentOffset, moreFragments: ip.moreFragments, payload: ip.payload, now: Clock.nanos()) {
             case .complete(let whole):
@@ -177,7 +171,7 @@ final class IPCore: ServerCore {
         lastMaintenance = now
         reassembler.expire(now: now)
         let due = arp.expire(now: now)
-        for ip in due.retry { sendARPRequest(for: IPv4Address(ip), ports: ports) }
+        for ip in due.retry { sendARPRequest(for: ip, ports: ports) }
         if !due.failed.isEmpty { counters.bump("arp_resolution_failed", UInt64(due.failed.count)); save() }
         counters.set("fragments_in", reassembler.counters.fragmentsReceived)
         counters.set("arp_requests_total", arp.counters.requestsSent)

@@ -46,6 +46,7 @@ struct NewsD: ParsableCommand {
         if let controlSocket { cfg.controlSocket = controlSocket }
         do { try cfg.validate() } catch { throw StartFailure(error.description) }
         if checkConfig {
+            do { _ = try Supervisor.configuredRules(cfg) } catch { throw StartFailure(error.description) }
             print("configuration ok")
             return
         }

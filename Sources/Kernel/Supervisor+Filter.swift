@@ -1,3 +1,4 @@
+import NewsConfig
 import NewsControl
 import NewsFilter
 import NewsSystem
@@ -16,12 +17,22 @@ extension Supervisor {
 
     /// The rules file from the config, checked and posted before the filter first starts.
     func postConfiguredRules() throws {
-        guard !config.pf.rules.isEmpty else { return }
-        let text: String
-        do { text = try FD.readFile(config.pf.rules) } catch { throw StartupError("pf rules: \(error)") }
-        do throws(RuleError) { _ = try RuleSet.parse(text) } catch { throw StartupError("\(config.pf.rules): \(error)") }
+        guard let text = try Self.configuredRules(config) else { return }
         guard FilterRegion.mailbox(filterRegion).post(text) != nil else { throw StartupError("pf rules: file too large") }
         log.info("packet filter rules from \(config.pf.rules)")
+    }
+
+    /// The text of the `[pf] rules` file, nil if none is configured, checked with the packet
+    /// filter's own parser. `newsd --check-config` runs this too, so a rules file the filter
+    /// would refuse fails the check, naming the file and the line.
+    static func configuredRules(_ config: Config) throws(StartupError) -> String? {
+        guard !config.pf.rules.isEmpty else { return nil }
+        let text: String
+        do { text = try FD.readFile(config.pf.rules) } catch { throw StartupError("pf rules: \(error)") }
+        do throws(RuleError) { _ = try RuleSet.parse(text) } catch {
+            throw StartupError("\(config.pf.rules):\(error.line): \(error.message) (the [pf] rules file)")
+        }
+        return text
     }
 
     func loadRules(_ text: String, client: ControlConnection) {

@@ -75,7 +75,7 @@ final class Supervisor {
         args.wakeFD = wakeFD
         args.lingerMicros = config.lingerMicros
         args.deviceFD = deviceFD
-        args.params = parameters(for: kind)
+        args.params = Self.parameters(for: kind, config: config)
         args.stateFD = state.fd
         args.stateSize = state.size
         let now = Clock.nanos()
@@ -104,19 +104,19 @@ final class Supervisor {
     }
 
     /// The config a server needs beyond the common launch arguments.
-    func parameters(for kind: ServerKind) -> [String: String] {
+    static func parameters(for kind: ServerKind, config: Config) -> [String: String] {
         switch kind {
         case .ipserver:
             ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
         case .udpserver:
             ["ip.address": config.ip.address]
         case .nicdriver:
-            impairmentParameters().merging(["nic.backend": config.nic.backend, "nic.cable_side": config.nic.cableSide]) { a, _ in a }
+            impairmentParameters(config).merging(["nic.backend": config.nic.backend, "nic.cable_side": config.nic.cableSide]) { a, _ in a }
         default: [:]
         }
     }
 
-    private func impairmentParameters() -> [String: String] {
+    private static func impairmentParameters(_ config: Config) -> [String: String] {
         var p: [String: String] = [:]
         for (direction, i) in zip(["in", "out"], config.nic.impair) {
             p[direction + ".loss"] = String(i.loss)

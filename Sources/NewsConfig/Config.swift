@@ -1,3 +1,5 @@
+import NewsWire
+
 /// How the servers exchange messages.
 public enum IPCMode: String, Sendable, CaseIterable, Equatable {
     case shm, kernel
@@ -241,6 +243,13 @@ public struct Config: Sendable, Equatable {
 
     /// Rules that involve more than one key.
     private func checkRelations(lines: [String: Int]) throws(ConfigError) {
+        // The gateway is checked against the interface exactly as ipserver checks it at start.
+        if !ip.gateway.isEmpty, let interface = try? IPv4Interface.parse(ip.address) {
+            do throws(AddressError) { _ = try interface.gateway(ip.gateway) } catch {
+                throw ConfigError(line: lines["ip.gateway"] ?? 0, key: "gateway",
+                                  "expected a host on the network of address \(TOMLValue.string(ip.address)), found \(TOMLValue.string(ip.gateway)): \(error.explanation)")
+            }
+        }
         if restart.backoffMaxMs < restart.backoffInitialMs {
             if let line = lines["restart.backoff_max_ms"] ?? (lines["restart.backoff_initial_ms"] == nil ? 0 : nil) {
                 throw ConfigError(line: line, key: "backoff_max_ms",

@@ -1,3 +1,5 @@
+import NewsWire
+
 /// One key of the configuration file: where it lives, what it may hold, and what it means.
 /// The single source of truth for `Config.parse`, `Config.validate` and `Config.rendered`.
 struct ConfigField {
@@ -7,8 +9,11 @@ struct ConfigField {
         case socketPath
         case interfaceName
         case optionalName
-        case mac
-        case cidr
+        /// A station's own MAC address (`MACAddress.parseStation`).
+        case stationMAC
+        /// This host's address/prefix (`IPv4Interface.parse`).
+        case ipv4Interface
+        /// An IPv4 address (`IPv4Address.parse`), or "".
         case optionalIPv4
         case optionalPath
     }
@@ -82,7 +87,7 @@ struct ConfigField {
                         doc: "Name of the TAP device (at most 15 characters)."),
             ConfigField(table: "nic", key: "netns", kind: .string(\.nic.netns, .optionalName),
                         doc: "Network namespace (ip netns add NAME) to create the TAP in; empty: newsd's own."),
-            ConfigField(table: "nic", key: "mac", kind: .string(\.nic.mac, .mac),
+            ConfigField(table: "nic", key: "mac", kind: .string(\.nic.mac, .stationMAC),
                         doc: "NEWS's Ethernet address on the link."),
             ConfigField(table: "nic", key: "in_loss", kind: .int(\.nic.impair[0].loss, 0...100, powerOfTwo: false),
                         doc: "Percent of frames toward the stack the NIC driver drops (0...100)."),
@@ -100,10 +105,10 @@ struct ConfigField {
                         doc: "Percent of frames toward the wire held back behind the next one (0...100)."),
             ConfigField(table: "nic", key: "out_delay_us", kind: .int(\.nic.impair[1].delayMicros, 0...10_000_000, powerOfTwo: false),
                         doc: "Microseconds every frame toward the wire is delayed (0...10000000)."),
-            ConfigField(table: "ip", key: "address", kind: .string(\.ip.address, .cidr),
-                        doc: "NEWS's IPv4 address and connected network, as address/prefix."),
+            ConfigField(table: "ip", key: "address", kind: .string(\.ip.address, .ipv4Interface),
+                        doc: "NEWS's IPv4 address and connected network, as address/prefix (prefix 1...30; a host address, not the network's own or its broadcast)."),
             ConfigField(table: "ip", key: "gateway", kind: .string(\.ip.gateway, .optionalIPv4),
-                        doc: "Default gateway on the connected network; empty: none."),
+                        doc: "Default gateway, a host on the connected network other than NEWS itself; empty: none."),
             ConfigField(table: "ip", key: "mtu", kind: .int(\.ip.mtu, 576...1500, powerOfTwo: false),
                         doc: "Link MTU in bytes (576...1500)."),
             ConfigField(table: "pf", key: "rules", kind: .string(\.pf.rules, .optionalPath),
@@ -130,8 +135,13 @@ struct ConfigField {
 
     /// Checks `value` and stores it into `config`; errors name `line` and the key.
     func assign(_ value: TOMLValue, to config: inout Config, line: Int) throws(ConfigError) {
-        func fail(_ expected: String) -> ConfigError {
-            ConfigError(line: line, key: key, "expected \(expected), found \(value)")
+        func fail(_ expected: String, because detail: String = "") -> ConfigError {
+            ConfigError(line: line, key: key, "expected \(expected), found \(value)" + (detail.isEmpty ? "" : ": " + detail))
+        }
+        /// Addresses are checked by NewsWire's parsers, the very ones the servers run on the
+        /// same text at start-up, so a value accepted here is one the servers accept.
+        func addressProblem(_ parse: () throws(AddressError) -> Void) -> String? {
+            do throws(AddressError) { try parse(); return nil } catch { return error.explanation }
         }
         switch kind {
         case .int(let kp, let range, let powerOfTwo):
@@ -145,7 +155,9 @@ struct ConfigField {
             config[keyPath: kp] = b
         case .string(let kp, let rule):
             let expected: String
-            let ok: (String) -> Bool
+            var ok: (String) -> Bool = { _ in true }
+            /// Why an address value is wrong, nil if it is fine (address rules only).
+            var problem: (String) -> String? = { _ in nil }
             switch rule {
             case .nonEmpty:
                 expected = "a non-empty string"
@@ -162,20 +174,21 @@ struct ConfigField {
             case .optionalName:
                 expected = "a name of letters, digits, '-', '_' or '.' (at most 64), or \"\""
                 ok = { $0.isEmpty || ($0.utf8.count <= 64 && Self.isName($0)) }
-            case .mac:
+            case .stationMAC:
                 expected = "an Ethernet address like \"02:4e:57:53:00:02\" (unicast)"
-                ok = { Self.isUnicastMAC($0) }
-            case .cidr:
+                problem = { text in addressProblem { () throws(AddressError) in _ = try MACAddress.parseStation(text) } }
+            case .ipv4Interface:
                 expected = "an IPv4 address with prefix like \"198.18.0.2/24\""
-                ok = { Self.isCIDR($0) }
+                problem = { text in addressProblem { () throws(AddressError) in _ = try IPv4Interface.parse(text) } }
             case .optionalIPv4:
                 expected = "an IPv4 address like \"198.18.0.1\", or \"\""
-                ok = { $0.isEmpty || Self.ipv4($0) != nil }
+                problem = { text in text.isEmpty ? nil : addressProblem { () throws(AddressError) in _ = try IPv4Address.parse(text) } }
             case .optionalPath:
                 expected = "an absolute path, or \"\""
                 ok = { $0.isEmpty || ($0.hasPrefix("/") && !$0.utf8.contains(0)) }
             }
             guard case .string(let s) = value, ok(s) else { throw fail(expected) }
+            if let detail = problem(s) { throw fail(expected, because: detail) }
             config[keyPath: kp] = s
         }
     }
@@ -186,32 +199,6 @@ extension ConfigField {
         !s.hasPrefix(".") && s.utf8.allSatisfy { c in
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e
         }
-    }
-
-    /// A dotted quad, strictly: four decimal parts 0...255 without leading zeros.
-    static func ipv4(_ s: String) -> UInt32? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let n = UInt32(p), n <= 255,
-                  p == "0" || !p.hasPrefix("0") else { return nil }
-            value = value << 8 | n
-        }
-        return value
-    }
-
-    static func isCIDR(_ s: String) -> Bool {
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let addr = ipv4(String(parts[0])), let prefix = Int(parts[1]), (1...30).contains(prefix) else { return false }
-        let host = addr & ~(UInt32.max << (32 - prefix))
-        return host != 0 && host != ~(UInt32.max << (32 - prefix))  // neither the network nor its broadcast
-    }
-
-    static func isUnicastMAC(_ s: String) -> Bool {
-        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else { return false }
-        return UInt8(parts[0], radix: 16)! & 1 == 0 && parts.contains { UInt8($0, radix: 16)! != 0 }
     }
 }
 

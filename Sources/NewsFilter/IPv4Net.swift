@@ -1,29 +1,15 @@
-// IPv4 addresses and networks as the rules file writes them. Parsing is strict on purpose: a
-// firewall rule that silently means something other than what was typed is worse than an error,
-// so "1.2.3", "01.2.3.4", "1.2.3.4/33" and " 1.2.3.4" are all rejected.
+// The address operand of a rule ("from NET", "to NET"). The addresses themselves are
+// NewsWire's (the one parser and printer NEWS has); this adds only the rules-file spellings
+// of two special cases: "any" for every address, and a bare address for a single host (/32).
+// Parsing is strict on purpose: a firewall rule that silently means something other than
+// what was typed is worse than an error, so "1.2.3", "01.2.3.4", "1.2.3.4/33", "1.2.3.4/024"
+// and " 1.2.3.4" are all rejected.
 
-/// Dotted-quad parsing and formatting for host-order IPv4 addresses.
-public enum IPv4 {
-    /// Parses exactly four decimal octets 0...255 separated by dots, without leading zeros
-    /// (which some tools read as octal) or any other characters.
-    public static func parse<S: StringProtocol>(_ text: S) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var address: UInt32 = 0
-        for part in parts {
-            guard let octet = parseDecimal(part, max: 255) else { return nil }
-            address = address << 8 | UInt32(octet)
-        }
-        return address
-    }
-
-    public static func format(_ address: UInt32) -> String {
-        "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)"
-    }
-}
+import NewsWire
 
 /// A plain non-negative decimal number no larger than `max`: ASCII digits only, no sign, no
-/// leading zeros except "0" itself. Shared by addresses, prefixes, ports and ICMP numbers.
+/// leading zeros except "0" itself. Used for ports and ICMP numbers (addresses and prefixes
+/// go through NewsWire).
 func parseDecimal<S: StringProtocol>(_ text: S, max: Int) -> Int? {
     let digits = text.utf8
     guard let first = digits.first, digits.count <= 10 else { return nil }
@@ -37,56 +23,46 @@ func parseDecimal<S: StringProtocol>(_ text: S, max: Int) -> Int? {
     return value
 }
 
-/// An IPv4 network: an address and a prefix length 0...32. The address is stored with the host
-/// bits cleared, so two spellings of the same network compare equal and render the same.
+/// An IPv4 network in a rule: a NewsWire `IPv4Network` (host bits cleared, so two spellings
+/// of the same network compare equal and render the same) with the rules-file spellings.
 public struct IPv4Net: Sendable, Hashable, CustomStringConvertible {
-    public let address: UInt32
-    public let prefix: UInt8
+    public let network: IPv4Network
+
+    /// The network address, host order (the form packet summaries and rule records use).
+    public var address: UInt32 { network.address.value }
+    public var prefix: UInt8 { UInt8(network.prefix) }
 
     /// Every address (0.0.0.0/0), written "any".
-    public static let any = IPv4Net(uncheckedAddress: 0, prefix: 0)
+    public static let any = IPv4Net(network: .all)
+
+    public init(network: IPv4Network) { self.network = network }
 
     public init?(address: UInt32, prefix: Int) {
-        guard (0...32).contains(prefix) else { return nil }
-        self.init(uncheckedAddress: address, prefix: UInt8(prefix))
+        guard let network = IPv4Network(address: IPv4Address(address), prefix: prefix) else { return nil }
+        self.network = network
     }
 
-    private init(uncheckedAddress: UInt32, prefix: UInt8) {
-        self.prefix = prefix
-        self.address = uncheckedAddress & IPv4Net.mask(prefix)
+    /// Parses "198.18.0.0/24" (a network), "198.18.0.2" (a single host, /32) and "any" (/0).
+    public static func parse(_ text: some StringProtocol) throws(AddressError) -> IPv4Net {
+        if text == "any" { return .any }
+        if text.contains("/") { return IPv4Net(network: try IPv4Network.parse(text)) }
+        return IPv4Net(network: IPv4Network(address: try IPv4Address.parse(text), prefix: 32)!)
     }
 
-    /// Parses "198.18.0.0/24", "198.18.0.2" (a single host, /32) and "any" (/0).
+    /// `parse`, as an optional.
     public init?(_ text: String) {
-        if text == "any" {
-            self = .any
-            return
-        }
-        let pieces = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard pieces.count == 1 || pieces.count == 2, let address = IPv4.parse(pieces[0]) else {
-            return nil
-        }
-        var prefix = 32
-        if pieces.count == 2 {
-            guard let p = parseDecimal(pieces[1], max: 32) else { return nil }
-            prefix = p
-        }
-        self.init(uncheckedAddress: address, prefix: UInt8(prefix))
+        guard let net = try? Self.parse(text) else { return nil }
+        self = net
     }
 
-    public var mask: UInt32 { IPv4Net.mask(prefix) }
+    public func contains(_ address: UInt32) -> Bool { network.contains(IPv4Address(address)) }
 
-    public func contains(_ address: UInt32) -> Bool { address & mask == self.address }
-
+    /// "any", a bare address for /32, otherwise the network; `parse(description)` is equal.
     public var description: String {
-        switch prefix {
+        switch network.prefix {
         case 0: "any"
-        case 32: IPv4.format(address)
-        default: "\(IPv4.format(address))/\(prefix)"
+        case 32: network.address.description
+        default: network.description
         }
-    }
-
-    private static func mask(_ prefix: UInt8) -> UInt32 {
-        prefix == 0 ? 0 : UInt32.max << (32 - UInt32(prefix))
     }
 }

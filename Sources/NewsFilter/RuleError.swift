@@ -1,6 +1,8 @@
 // Errors from parsing a rules file. Each names the line and the offending token so an operator
 // can fix the file without guessing; `kind` lets tests and tools tell the cases apart.
 
+import NewsWire
+
 public struct RuleError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Equatable, Sendable {
         /// First word is not allow, deny or default.
@@ -45,7 +47,7 @@ public struct RuleError: Error, CustomStringConvertible, Equatable, Sendable {
         case .unknownDirection(let t): "unknown direction '\(t)'; expected in, out or any"
         case .unknownDefaultDirection(let t): "unknown default direction '\(t)'; expected in or out"
         case .unknownProtocol(let t): "unknown protocol '\(t)'; expected tcp, udp, icmp or any"
-        case .badAddress(let t): "bad address '\(t)'; expected a.b.c.d, a.b.c.d/N (N 0...32) or any"
+        case .badAddress(let t): "bad address '\(t)'\(Self.addressProblem(t)); expected a.b.c.d, a.b.c.d/N (N 0...32) or any"
         case .badPort(let t): "bad port '\(t)'; expected P or P-Q with 0 <= P <= Q <= 65535"
         case .badICMPType(let t): "bad icmp type '\(t)'; expected 0...255"
         case .badICMPCode(let t): "bad icmp code '\(t)'; expected 0...255"
@@ -60,4 +62,10 @@ public struct RuleError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String { "rules line \(line): \(message)" }
+
+    /// NewsWire's reason for rejecting `token`, as ": reason" (the same parse the rule went through).
+    private static func addressProblem(_ token: String) -> String {
+        do throws(AddressError) { _ = try IPv4Net.parse(token) } catch { return ": " + error.explanation }
+        return ""
+    }
 }

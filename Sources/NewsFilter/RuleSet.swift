@@ -176,7 +176,8 @@ private struct TokenCursor {
         after keyword: String, _ proto: RuleProtocol
     ) throws(RuleError) -> (IPv4Net, PortRange?) {
         let netToken = try value(after: keyword)
-        guard let net = IPv4Net(String(netToken)) else { throw fail(.badAddress(String(netToken))) }
+        let net: IPv4Net
+        do { net = try IPv4Net.parse(netToken) } catch { throw fail(.badAddress(String(netToken))) }
         guard accept("port") else { return (net, nil) }
         guard proto.hasPorts else { throw fail(.portNeedsTCPOrUDP("\(proto)")) }
         let portToken = try value(after: "port")

@@ -4,6 +4,8 @@
 // `expire` (called from a timer, ~every retry interval) drives retries and expiry;
 // `learned` merges an incoming ARP packet and hands back the packets waiting on it.
 
+import NewsWire
+
 public struct ARPCache<Packet: Sendable>: Sendable {
     public let configuration: ARPConfiguration
     public internal(set) var counters = ARPCounters()
@@ -14,7 +16,7 @@ public struct ARPCache<Packet: Sendable>: Sendable {
         var updatedAt: UInt64
     }
 
-    private var entries: [IPv4: Entry] = [:]
+    private var entries: [IPv4Address: Entry] = [:]
 
     public init(configuration: ARPConfiguration = ARPConfiguration()) {
         self.configuration = configuration
@@ -23,13 +25,13 @@ public struct ARPCache<Packet: Sendable>: Sendable {
     public var count: Int { entries.count }
 
     /// The hardware address for `ip` if a fresh mapping is known; never starts a request.
-    public func lookup(_ ip: IPv4, now: UInt64) -> MAC? {
+    public func lookup(_ ip: IPv4Address, now: UInt64) -> MACAddress? {
         if case .reachable(let mac, let expiresAt)? = entries[ip]?.state, now < expiresAt { return mac }
         return nil
     }
 
     /// Decides how to get a packet to `ip` right now.
-    public mutating func resolve(_ ip: IPv4, now: UInt64) -> ResolveAction {
+    public mutating func resolve(_ ip: IPv4Address, now: UInt64) -> ResolveAction {
         guard let entry = entries[ip] else {
             insert(ip, Entry(state: .incomplete(requestsSent: 1, lastRequestAt: now), updatedAt: now))
             counters.requestsSent += 1
@@ -60,7 +62,7 @@ public struct ARPCache<Packet: Sendable>: Sendable {
     /// latest) packet", so when the queue is full the oldest packet is displaced (counted).
     /// Returns false, counted, when no resolution is in progress for `ip` (or queueing is off).
     @discardableResult
-    public mutating func enqueue(_ ip: IPv4, packet: Packet) -> Bool {
+    public mutating func enqueue(_ ip: IPv4Address, packet: Packet) -> Bool {
         guard case .incomplete? = entries[ip]?.state, configuration.maxQueuedPerAddress > 0 else {
             counters.enqueueRejected += 1
             return false
@@ -78,9 +80,9 @@ public struct ARPCache<Packet: Sendable>: Sendable {
     /// RFC 826: "If the pair <protocol type, sender protocol address> is already in my
     /// translation table, update the sender hardware address field ... ?Am I the target
     /// protocol address? ... If Merge_flag is false, add the triplet".
-    public mutating func learned(_ ip: IPv4, mac: MAC, weAreTarget: Bool, now: UInt64) -> [Packet] {
+    public mutating func learned(_ ip: IPv4Address, mac: MACAddress, weAreTarget: Bool, now: UInt64) -> [Packet] {
         // 0.0.0.0 is an RFC 5227 probe, and no host owns a group address: learn neither.
-        guard ip != 0, ip != IPv4.max, !mac.isMulticast else {
+        guard !ip.isUnspecified, !ip.isBroadcast, !mac.isMulticast else {
             counters.ignored += 1
             return []
         }
@@ -130,7 +132,7 @@ public struct ARPCache<Packet: Sendable>: Sendable {
 
     /// Forgets `ip`, dropping anything queued for it. Returns whether it was present.
     @discardableResult
-    public mutating func remove(_ ip: IPv4) -> Bool {
+    public mutating func remove(_ ip: IPv4Address) -> Bool {
         guard let entry = entries.removeValue(forKey: ip) else { return false }
         counters.queuedPacketsDropped += UInt64(entry.queue.count)
         return true
@@ -146,18 +148,18 @@ public struct ARPCache<Packet: Sendable>: Sendable {
     // MARK: - Internals
 
     /// Used by persistence: installs a mapping exactly as saved.
-    mutating func restore(_ ip: IPv4, mac: MAC, expiresAt: UInt64, updatedAt: UInt64) {
+    mutating func restore(_ ip: IPv4Address, mac: MACAddress, expiresAt: UInt64, updatedAt: UInt64) {
         insert(ip, Entry(state: .reachable(mac, expiresAt: expiresAt), updatedAt: updatedAt))
     }
 
-    private mutating func fail(_ ip: IPv4) {
+    private mutating func fail(_ ip: IPv4Address) {
         guard let entry = entries.removeValue(forKey: ip) else { return }
         counters.resolutionFailures += 1
         counters.queuedPacketsDropped += UInt64(entry.queue.count)
     }
 
     /// Adds or replaces an entry, evicting the least recently updated one if full.
-    private mutating func insert(_ ip: IPv4, _ entry: Entry) {
+    private mutating func insert(_ ip: IPv4Address, _ entry: Entry) {
         if entries[ip] == nil, entries.count >= configuration.capacity,
            let victim = entries.min(by: { ($0.value.updatedAt, $0.key) < ($1.value.updatedAt, $1.key) }) {
             entries[victim.key] = nil

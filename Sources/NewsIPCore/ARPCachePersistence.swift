@@ -16,6 +16,8 @@
 // is meaningless and all entries are discarded. As a second guard, an entry whose expiry is
 // further away than a full lifetime cannot be genuine and counts as invalid.
 
+import NewsWire
+
 extension ARPCache {
     static var recordSize: Int { 32 }
 
@@ -33,8 +35,8 @@ extension ARPCache {
         for (i, entry) in saved.enumerated() {
             let start = PersistenceFormat.headerSize + i * Self.recordSize
             let record = UnsafeMutableRawBufferPointer(rebasing: buffer[start ..< start + Self.recordSize])
-            PersistenceFormat.put32(entry.ip, at: 0, in: record)
-            for (j, byte) in entry.mac.bytes.enumerated() { record[4 + j] = byte }
+            PersistenceFormat.put32(entry.ip.value, at: 0, in: record)
+            for (j, byte) in entry.mac.octets.enumerated() { record[4 + j] = byte }
             record[10] = 1
             record[11] = 0
             PersistenceFormat.put64(entry.expiresAt, at: 12, in: record)
@@ -63,15 +65,15 @@ extension ARPCache {
         }
         let (records, missing) = PersistenceFormat.recordSlices(in: buffer, header: header)
         var invalid = missing
-        var seen = Set<IPv4>()
+        var seen = Set<IPv4Address>()
         for record in records {
             guard PersistenceFormat.recordIsIntact(record), record[10] == 1, record[11] == 0,
-                  let mac = MAC(bytes: record[4 ..< 10]) else { invalid += 1; continue }
-            let ip = PersistenceFormat.get32(at: 0, in: record)
+                  let mac = MACAddress(bytes: record[4 ..< 10]) else { invalid += 1; continue }
+            let ip = IPv4Address(PersistenceFormat.get32(at: 0, in: record))
             let expiresAt = PersistenceFormat.get64(at: 12, in: record)
             let updatedAt = PersistenceFormat.get64(at: 20, in: record)
             // Same rules as learning live: no unspecified/broadcast IP, no group MAC.
-            guard ip != 0, ip != IPv4.max, !mac.isMulticast, updatedAt <= expiresAt,
+            guard !ip.isUnspecified, !ip.isBroadcast, !mac.isMulticast, updatedAt <= expiresAt,
                   !seen.contains(ip) else { invalid += 1; continue }
             if header.clockEpoch != clockEpoch || expiresAt <= now {
                 cache.counters.expired += 1
@@ -84,7 +86,7 @@ extension ARPCache {
         return (cache, invalid, true)
     }
 
-    private var reachableEntries: [(ip: IPv4, mac: MAC, expiresAt: UInt64, updatedAt: UInt64)] {
+    private var reachableEntries: [(ip: IPv4Address, mac: MACAddress, expiresAt: UInt64, updatedAt: UInt64)] {
         snapshot.compactMap { entry in
             guard case .reachable(let mac, let expiresAt) = entry.state else { return nil }
             return (entry.ip, mac, expiresAt, entry.updatedAt)

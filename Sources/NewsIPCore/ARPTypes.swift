@@ -1,5 +1,7 @@
 // Types for the ARP cache (RFC 826, RFC 1122 2.3.2): configuration, states, actions, counters.
 
+import NewsWire
+
 public struct ARPConfiguration: Sendable, Equatable {
     /// How long a learned mapping is trusted. RFC 1122 2.3.2.1 requires some timeout
     /// mechanism so stale entries are flushed; 60 s is a common host default.
@@ -30,13 +32,13 @@ public enum ARPEntryState: Sendable, Equatable {
     /// A request is outstanding; `requestsSent` counts them, the last at `lastRequestAt`.
     case incomplete(requestsSent: Int, lastRequestAt: UInt64)
     /// The mapping is known and trusted until `expiresAt` (monotonic ns).
-    case reachable(MAC, expiresAt: UInt64)
+    case reachable(MACAddress, expiresAt: UInt64)
 }
 
 /// What the caller should do to send a packet to an address.
 public enum ResolveAction: Sendable, Equatable {
     /// Send now to this hardware address.
-    case known(MAC)
+    case known(MACAddress)
     /// Broadcast an ARP request now (then enqueue the packet).
     case sendRequest
     /// A request is outstanding and it is too early to repeat it: enqueue the packet.
@@ -49,10 +51,10 @@ public enum ResolveAction: Sendable, Equatable {
 /// What timer-driven maintenance (`expire(now:)`) wants done.
 public struct ARPMaintenance: Sendable, Equatable {
     /// Addresses to send another ARP request for, now.
-    public var retry: [IPv4] = []
+    public var retry: [IPv4Address] = []
     /// Addresses that gave up; their queued packets were dropped.
-    public var failed: [IPv4] = []
-    public init(retry: [IPv4] = [], failed: [IPv4] = []) {
+    public var failed: [IPv4Address] = []
+    public init(retry: [IPv4Address] = [], failed: [IPv4Address] = []) {
         self.retry = retry
         self.failed = failed
     }
@@ -60,7 +62,7 @@ public struct ARPMaintenance: Sendable, Equatable {
 
 /// A read-only view of one entry, for status pages and tests.
 public struct ARPEntrySnapshot: Sendable, Equatable {
-    public var ip: IPv4
+    public var ip: IPv4Address
     public var state: ARPEntryState
     public var queuedPackets: Int
     public var updatedAt: UInt64

@@ -1,15 +1,17 @@
 // Types shared by the IPv4 fragment reassembler: the datagram key, limits, drop reasons
 // and counters. The algorithm itself lives in Reassembler.swift.
 
+import NewsWire
+
 /// RFC 791: "The identification field is used ... together with the source and destination
 /// address, and the protocol fields" to tell which fragments belong to one datagram.
 public struct FragmentKey: Hashable, Sendable {
-    public var source: IPv4
-    public var destination: IPv4
+    public var source: IPv4Address
+    public var destination: IPv4Address
     public var protocolNumber: UInt8
     public var identification: UInt16
 
-    public init(source: IPv4, destination: IPv4, protocolNumber: UInt8, identification: UInt16) {
+    public init(source: IPv4Address, destination: IPv4Address, protocolNumber: UInt8, identification: UInt16) {
         self.source = source
         self.destination = destination
         self.protocolNumber = protocolNumber

@@ -1,16 +1,18 @@
 // IPv4 routing table with longest-prefix match (RFC 1812 5.2.4.3 style; for a host,
 // RFC 1122 3.3.1 reduces this to "connected network, else default gateway").
 
+import NewsWire
+
 public struct Route: Hashable, Sendable, CustomStringConvertible {
-    public var network: IPv4
+    public var network: IPv4Address
     public var prefixLength: Int
     /// nil: the network is directly connected and the destination itself is the next hop.
-    public var gateway: IPv4?
+    public var gateway: IPv4Address?
     public var interface: Int
     /// Lower wins among routes with equal prefix length.
     public var metric: UInt32
 
-    public init(network: IPv4, prefixLength: Int, gateway: IPv4? = nil, interface: Int, metric: UInt32 = 0) {
+    public init(network: IPv4Address, prefixLength: Int, gateway: IPv4Address? = nil, interface: Int, metric: UInt32 = 0) {
         self.network = network
         self.prefixLength = prefixLength
         self.gateway = gateway
@@ -19,33 +21,33 @@ public struct Route: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// 0.0.0.0/0 via `gateway`.
-    public static func defaultRoute(via gateway: IPv4, interface: Int, metric: UInt32 = 0) -> Route {
-        Route(network: 0, prefixLength: 0, gateway: gateway, interface: interface, metric: metric)
+    public static func defaultRoute(via gateway: IPv4Address, interface: Int, metric: UInt32 = 0) -> Route {
+        Route(network: .unspecified, prefixLength: 0, gateway: gateway, interface: interface, metric: metric)
     }
 
     public var isConnected: Bool { gateway == nil }
 
     /// Only meaningful for a validated route (prefix 0...32).
-    public func contains(_ ip: IPv4) -> Bool {
-        ip & netmask(prefixLength: prefixLength) == network
+    public func contains(_ ip: IPv4Address) -> Bool {
+        ip.isInSubnet(network, prefix: prefixLength)
     }
 
     public var description: String {
-        let via = gateway.map { " via \(formatIPv4($0))" } ?? " connected"
-        return "\(formatIPv4(network))/\(prefixLength)\(via) if\(interface) metric \(metric)"
+        let via = gateway.map { " via \($0)" } ?? " connected"
+        return "\(network)/\(prefixLength)\(via) if\(interface) metric \(metric)"
     }
 }
 
 public enum RouteError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidPrefixLength(Int)
-    case hostBitsSet(network: IPv4, prefixLength: Int)
+    case hostBitsSet(network: IPv4Address, prefixLength: Int)
     case invalidInterface(Int)
     /// RFC 1122 3.3.1.1: a gateway must be "on a connected network"; we can only reach it there.
-    case gatewayNotOnConnectedNetwork(IPv4)
+    case gatewayNotOnConnectedNetwork(IPv4Address)
     /// The gateway's connected network is on a different interface than the route names.
-    case gatewayInterfaceMismatch(gateway: IPv4, routeInterface: Int, connectedInterface: Int)
+    case gatewayInterfaceMismatch(gateway: IPv4Address, routeInterface: Int, connectedInterface: Int)
     /// The gateway is the network or broadcast address of its connected network.
-    case gatewayNotAHost(IPv4)
+    case gatewayNotAHost(IPv4Address)
     case duplicate(Route)
     case notFound(Route)
     /// Removing this connected route would strand a gateway route that depends on it.
@@ -54,12 +56,12 @@ public enum RouteError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidPrefixLength(let p): "prefix length \(p) is not in 0...32"
-        case .hostBitsSet(let n, let p): "\(formatIPv4(n))/\(p) has host bits set"
+        case .hostBitsSet(let n, let p): "\(n)/\(p) has host bits set"
         case .invalidInterface(let i): "interface index \(i) is out of range"
-        case .gatewayNotOnConnectedNetwork(let g): "gateway \(formatIPv4(g)) is not on a connected network"
+        case .gatewayNotOnConnectedNetwork(let g): "gateway \(g) is not on a connected network"
         case .gatewayInterfaceMismatch(let g, let r, let c):
-            "gateway \(formatIPv4(g)) is connected on if\(c), not if\(r)"
-        case .gatewayNotAHost(let g): "gateway \(formatIPv4(g)) is a network or broadcast address"
+            "gateway \(g) is connected on if\(c), not if\(r)"
+        case .gatewayNotAHost(let g): "gateway \(g) is a network or broadcast address"
         case .duplicate(let r): "route \(r) already exists"
         case .notFound(let r): "route \(r) does not exist"
         case .inUse(let r): "route \(r) depends on it"
@@ -103,7 +105,7 @@ public struct RouteTable: Sendable, Equatable {
 
     /// Longest-prefix match. The next hop is the gateway, or the destination itself when
     /// the matching network is directly connected (RFC 1122 3.3.1.1).
-    public func route(to destination: IPv4) -> (nextHop: IPv4, route: Route)? {
+    public func route(to destination: IPv4Address) -> (nextHop: IPv4Address, route: Route)? {
         guard let match = routes.first(where: { $0.contains(destination) }) else { return nil }
         return (nextHop: match.gateway ?? destination, route: match)
     }
@@ -112,7 +114,7 @@ public struct RouteTable: Sendable, Equatable {
 
     static func validate(_ route: Route, against existing: [Route]) throws(RouteError) {
         guard (0...32).contains(route.prefixLength) else { throw .invalidPrefixLength(route.prefixLength) }
-        guard route.network & ~netmask(prefixLength: route.prefixLength) == 0 else {
+        guard IPv4Network(address: route.network, prefix: route.prefixLength)?.address == route.network else {
             throw .hostBitsSet(network: route.network, prefixLength: route.prefixLength)
         }
         guard route.interface >= 0, route.interface <= Int(UInt32.max) else {
@@ -135,10 +137,9 @@ public struct RouteTable: Sendable, Equatable {
         }
         // On /31 and /32 links every address is a host (RFC 3021); otherwise the all-zeros
         // and all-ones host parts are the network and broadcast addresses.
-        if best.prefixLength < 31 {
-            let hostMask = ~netmask(prefixLength: best.prefixLength)
-            let host = gateway & hostMask
-            if host == 0 || host == hostMask { throw .gatewayNotAHost(gateway) }
+        if best.prefixLength < 31, let net = IPv4Network(address: best.network, prefix: best.prefixLength),
+           gateway == net.address || gateway == net.broadcast {
+            throw .gatewayNotAHost(gateway)
         }
     }
 

@@ -16,6 +16,8 @@
 // Every restored route passes the same validation as `add`; one that fails (for instance a
 // gateway route whose connected route was lost to a torn record) counts as invalid.
 
+import NewsWire
+
 extension RouteTable {
     static let recordSize = 32
 
@@ -32,8 +34,8 @@ extension RouteTable {
             let start = PersistenceFormat.headerSize + i * Self.recordSize
             let record = UnsafeMutableRawBufferPointer(rebasing: buffer[start ..< start + Self.recordSize])
             record.initializeMemory(as: UInt8.self, repeating: 0)
-            PersistenceFormat.put32(route.network, at: 0, in: record)
-            PersistenceFormat.put32(route.gateway ?? 0, at: 4, in: record)
+            PersistenceFormat.put32(route.network.value, at: 0, in: record)
+            PersistenceFormat.put32(route.gateway?.value ?? 0, at: 4, in: record)
             record[8] = UInt8(route.prefixLength)          // validated 0...32 on add
             record[9] = route.gateway == nil ? 0 : 1
             PersistenceFormat.put32(UInt32(route.interface), at: 12, in: record)  // validated on add
@@ -66,9 +68,9 @@ extension RouteTable {
             let gateway = PersistenceFormat.get32(at: 4, in: record)
             let hasGateway = record[9] & 1 == 1
             guard hasGateway || gateway == 0 else { invalid += 1; continue }
-            candidates.append(Route(network: PersistenceFormat.get32(at: 0, in: record),
+            candidates.append(Route(network: IPv4Address(PersistenceFormat.get32(at: 0, in: record)),
                                     prefixLength: Int(record[8]),
-                                    gateway: hasGateway ? gateway : nil,
+                                    gateway: hasGateway ? IPv4Address(gateway) : nil,
                                     interface: Int(PersistenceFormat.get32(at: 12, in: record)),
                                     metric: PersistenceFormat.get32(at: 16, in: record)))
         }

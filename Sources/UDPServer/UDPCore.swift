@@ -34,11 +34,8 @@ final class UDPCore: ServerCore {
 
     init(_ context: ServerContext) throws {
         guard let ip = context.ports.index(of: "udp-ip") else { throw LaunchArguments.Invalid(description: "udpserver needs udp-ip") }
-        guard let text = context.args.params["ip.address"]?.split(separator: "/").first, let addr = IPv4Address(String(text)) else {
-            throw LaunchArguments.Invalid(description: "udpserver needs ip.address")
-        }
         self.ip = ip
-        address = addr
+        address = try Self.localAddress(parameters: context.args.params)
         control = context.args.deviceFD
         counters = NamedCounters(context)
         log = context.log
@@ -54,6 +51,14 @@ final class UDPCore: ServerCore {
             } else {
                 store.reset()
             }
+        }
+    }
+
+    /// This host's address, from `ip.address` read with the NewsWire parser that
+    /// `Config.parse` and ipserver use for it, so all three accept the same texts.
+    static func localAddress(parameters: [String: String]) throws(LaunchArguments.Invalid) -> IPv4Address {
+        do { return try IPv4Interface.parse(parameters["ip.address"] ?? "").address } catch {
+            throw LaunchArguments.Invalid(description: "udpserver: bad ip.address \(error)")
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import NewsSystem
+import NewsWire
 
 /// `newsbench udp`: UDP echo request/response against several echo servers, one after the
 /// other in one run, from this process (a Linux UDP client): requests/s and round-trip
@@ -23,12 +24,11 @@ struct UDPBench: ParsableCommand {
         try targets.map { t in
             let parts = t.split(separator: "=")
             guard parts.count == 2 else { throw ValidationError("--target wants NAME=A.B.C.D:PORT, got \(t)") }
-            let hp = parts[1].split(separator: ":")
-            let octets = hp.first.map { $0.split(separator: ".").compactMap { UInt8($0) } } ?? []
-            guard hp.count == 2, octets.count == 4, let port = UInt16(hp[1]), port > 0 else {
+            let hp = parts[1].split(separator: ":", omittingEmptySubsequences: false)
+            guard hp.count == 2, let address = try? IPv4Address.parse(hp[0]), let port = UInt16(hp[1]), port > 0 else {
                 throw ValidationError("--target wants NAME=A.B.C.D:PORT, got \(t)")
             }
-            return Target(name: String(parts[0]), address: octets.reduce(0) { $0 << 8 | UInt32($1) }, port: port)
+            return Target(name: String(parts[0]), address: address.value, port: port)
         }
     }
 

@@ -6,6 +6,7 @@
 //     --window in flight, to an echo server (e.g. one on Linux) and checks every reply byte
 //     for byte. Exits 0 only if every reply came back intact and in order.
 import NewsSystem
+import NewsWire
 import libnews
 
 struct Options {
@@ -27,12 +28,12 @@ func fail(_ why: String) -> Never {
     Proc.exit(2)
 }
 
+/// "A.B.C.D:PORT"; the address is read by NewsWire, as everywhere in NEWS.
 func parseAddress(_ s: String) -> (UInt32, UInt16)? {
-    let parts = s.split(separator: ":")
-    guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else { return nil }
-    let octets = parts[0].split(separator: ".").compactMap { UInt8($0) }
-    guard octets.count == 4 else { return nil }
-    return (octets.reduce(0) { $0 << 8 | UInt32($1) }, port)
+    let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2, let address = try? IPv4Address.parse(parts[0]),
+          let port = UInt16(parts[1]), port > 0 else { return nil }
+    return (address.value, port)
 }
 
 var o = Options()

@@ -245,6 +245,11 @@ final class ConfigTests: XCTestCase {
         assertConfigError("[ip]\naddress = \"198.18.0.2\"\n", line: 2, key: "address")
         assertConfigError("[ip]\ngateway = \"198.18.0.256\"\n", line: 2, key: "gateway")
         assertConfigError("[ip]\nmtu = 9000\n", line: 2, key: "mtu")
+        // Address errors say what rule the text breaks (NewsWire's explanation).
+        assertConfigError("[ip]\naddress = \"198.18.0.2/024\"\n", line: 2, key: "address", contains: "prefix length must be")
+        assertConfigError("[nic]\nmac = \"+2:4e:57:53:00:02\"\n", line: 2, key: "mac", contains: "six two-digit hex groups")
+        assertConfigError("[ip]\ngateway = \"198.19.0.1\"\n", line: 2, key: "gateway", contains: "not on the connected network 198.18.0.0/24")
+        assertConfigError("[ip]\ngateway = \"198.19.0.1\"\naddress = \"198.18.0.2/24\"\n", line: 2, key: "gateway")
         XCTAssertEqual(try Config.parse("[ip]\naddress = \"198.18.0.2/24\"\ngateway = \"198.18.0.1\"\n").ip.gateway, "198.18.0.1")
     }
 }

@@ -1,5 +1,6 @@
 import XCTest
 import NewsFilter
+import struct NewsWire.IPv4Network
 
 final class RuleParsingTests: XCTestCase {
     func testParsesExampleFile() throws {
@@ -65,6 +66,8 @@ final class RuleParsingTests: XCTestCase {
             ("allow in tcp from 1.2.3", .badAddress("1.2.3")),
             ("allow in tcp from 01.2.3.4", .badAddress("01.2.3.4")),
             ("allow in tcp to 1.2.3.4/33", .badAddress("1.2.3.4/33")),
+            ("allow in tcp from 198.18.0.0/024", .badAddress("198.18.0.0/024")),
+            ("allow in tcp from 198.18.0.0/+24", .badAddress("198.18.0.0/+24")),
             ("allow in tcp to any port 70000", .badPort("70000")),
             ("allow in tcp to any port 9-8", .badPort("9-8")),
             ("allow in tcp to any port", .missingValue(after: "port")),
@@ -113,6 +116,16 @@ final class RuleParsingTests: XCTestCase {
         }
     }
 
+    func testBadAddressSaysWhy() {
+        for (line, why) in [("allow in tcp from 198.18.0.0/024", "prefix length must be a decimal number 0-32"),
+                            ("allow in tcp to 198.18.0.02", "four decimal numbers 0-255")] {
+            XCTAssertThrowsError(try RuleSet.parse(line)) { error in
+                let message = (error as? RuleError)?.message ?? ""
+                XCTAssertTrue(message.contains(why), message)
+            }
+        }
+    }
+
     func testIPv4NetParsing() throws {
         let net = try XCTUnwrap(IPv4Net("198.18.0.0/24"))
         XCTAssertTrue(net.contains(ip("198.18.0.255")))
@@ -124,9 +137,11 @@ final class RuleParsingTests: XCTestCase {
         XCTAssertEqual(IPv4Net("198.19.8.7/16")?.description, "198.19.0.0/16")
         XCTAssertEqual(IPv4Net("0.0.0.0/0"), .any)
         for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-4", "1.2.3.4/", "1.2.3.4/033",
-                    " 1.2.3.4", "1..2.3", "1.2.3.4/24/1", "a.b.c.d", "ANY", "1.2.3.4 "] {
+                    " 1.2.3.4", "1..2.3", "1.2.3.4/24/1", "a.b.c.d", "ANY", "1.2.3.4 ", "198.18.0.0/024",
+                    "198.18.0.0/+24", "+198.18.0.0/24", "198.18.0.0/ 24", "198.18.00.0/24", "/24"] {
             XCTAssertNil(IPv4Net(bad), bad)
         }
-        XCTAssertEqual(IPv4.format(ip("192.0.2.1")), "192.0.2.1")
+        XCTAssertEqual(IPv4Net("192.0.2.1")?.description, "192.0.2.1")
+        XCTAssertEqual(IPv4Net("192.0.2.1")?.network, IPv4Network("192.0.2.1/32"))
     }
 }

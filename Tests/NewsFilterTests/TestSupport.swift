@@ -1,12 +1,13 @@
 // Packet builders and owned memory regions shared by the NewsFilter tests.
 import XCTest
 import NewsFilter
+import struct NewsWire.IPv4Address
 
 let second = FlowTimeouts.second
 
 func ip(_ text: String) -> UInt32 {
-    guard let a = IPv4.parse(text) else { preconditionFailure("bad test address \(text)") }
-    return a
+    guard let a = IPv4Address(text) else { preconditionFailure("bad test address \(text)") }
+    return a.value
 }
 
 func udp(_ d: Direction, _ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16,

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NewsIPCore
+import NewsWire
 
 final class ARPCacheTests: XCTestCase {
     let host = ip(10, 0, 0, 7)
@@ -79,7 +80,7 @@ final class ARPCacheTests: XCTestCase {
         XCTAssertEqual(c.counters.updated, 1)
         // Never learn a group MAC or the unspecified address.
         _ = c.learned(host, mac: .broadcast, weAreTarget: true, now: 6)
-        _ = c.learned(0, mac: mac(3), weAreTarget: true, now: 6)
+        _ = c.learned(.unspecified, mac: mac(3), weAreTarget: true, now: 6)
         XCTAssertEqual(c.lookup(host, now: 6), mac(2))
         XCTAssertEqual(c.count, 1)
     }
@@ -112,15 +113,16 @@ final class ARPCacheTests: XCTestCase {
 
     func testDefaultCapacityIs256() {
         var c = ARPCache<Int>()
-        for i in 0 ..< 300 { _ = c.learned(IPv4(0x0A00_0000 + i + 1), mac: mac(1), weAreTarget: true, now: UInt64(i)) }
+        for i in 0 ..< 300 { _ = c.learned(IPv4Address(UInt32(0x0A00_0000 + i + 1)), mac: mac(1), weAreTarget: true, now: UInt64(i)) }
         XCTAssertEqual(c.count, 256)
         XCTAssertEqual(c.counters.evictions, 44)
     }
 
     func testMACFormatting() {
-        XCTAssertEqual(MAC(0x02, 0xAB, 0, 0x10, 0xFF, 1).description, "02:ab:00:10:ff:01")
-        XCTAssertNil(MAC(bytes: [1, 2, 3]))
-        XCTAssertTrue(MAC.broadcast.isMulticast)
+        XCTAssertEqual(MACAddress(0x02, 0xAB, 0, 0x10, 0xFF, 1).description, "02:ab:00:10:ff:01")
+        XCTAssertNil(MACAddress(bytes: [1, 2, 3]))
+        XCTAssertEqual(MACAddress(bytes: [2, 0xAB, 0, 0x10, 0xFF, 1]), MACAddress(0x02, 0xAB, 0, 0x10, 0xFF, 1))
+        XCTAssertTrue(MACAddress.broadcast.isMulticast)
         XCTAssertFalse(mac(1).isMulticast)
     }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NewsIPCore
+import NewsWire
 
 final class FragmenterTests: XCTestCase {
     func testFitsNeedsNoFragmentation() {

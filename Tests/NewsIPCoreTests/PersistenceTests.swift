@@ -1,5 +1,6 @@
 import XCTest
 @testable import NewsIPCore
+import NewsWire
 
 final class PersistenceTests: XCTestCase {
     private func encoded(_ cache: ARPCache<Int>, epoch: UInt64 = 0) -> [UInt8] {
@@ -250,13 +251,13 @@ final class PersistenceTests: XCTestCase {
             for e in a.value.snapshot {
                 guard case .reachable(let m, _) = e.state else { return XCTFail("restored an incomplete entry") }
                 XCTAssertFalse(m.isMulticast)
-                XCTAssertNotEqual(e.ip, 0)
+                XCTAssertNotEqual(e.ip, .unspecified)
             }
             XCTAssertLessThanOrEqual(a.value.count, 256)
             let r = decodeRoutes(bytes)
             for route in r.value.routes {
                 XCTAssertTrue((0 ... 32).contains(route.prefixLength))
-                XCTAssertEqual(route.network & ~netmask(prefixLength: route.prefixLength), 0)
+                XCTAssertEqual(IPv4Network(address: route.network, prefix: route.prefixLength)?.address, route.network)
             }
             // Whatever was decoded re-encodes to something that decodes identically.
             XCTAssertEqual(decodeRoutes(encoded(r.value)).value, r.value)

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NewsIPCore
+import NewsWire
 
 final class ReassemblerLimitTests: XCTestCase {
     /// Starts a datagram with one 8-byte first fragment.

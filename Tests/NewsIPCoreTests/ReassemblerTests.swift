@@ -1,5 +1,6 @@
 import XCTest
 @testable import NewsIPCore
+import NewsWire
 
 final class ReassemblerTests: XCTestCase {
     /// Fragments `payload` at `mtu`, feeds them in the given order, and returns the results.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NewsIPCore
+import NewsWire
 
 final class RouteTableTests: XCTestCase {
     private func hostTable() throws -> RouteTable {
@@ -56,8 +57,8 @@ final class RouteTableTests: XCTestCase {
         }
         rejects(Route(network: ip(10, 0, 0, 1), prefixLength: 8, interface: 1),
                 .hostBitsSet(network: ip(10, 0, 0, 1), prefixLength: 8))
-        rejects(Route(network: 0, prefixLength: 33, interface: 1), .invalidPrefixLength(33))
-        rejects(Route(network: 0, prefixLength: -1, interface: 1), .invalidPrefixLength(-1))
+        rejects(Route(network: .unspecified, prefixLength: 33, interface: 1), .invalidPrefixLength(33))
+        rejects(Route(network: .unspecified, prefixLength: -1, interface: 1), .invalidPrefixLength(-1))
         rejects(Route(network: ip(10, 0, 0, 0), prefixLength: 8, interface: -1), .invalidInterface(-1))
         rejects(Route(network: ip(10, 0, 0, 0), prefixLength: 8, gateway: ip(172, 16, 0, 1), interface: 1),
                 .gatewayNotOnConnectedNetwork(ip(172, 16, 0, 1)))

@@ -1,5 +1,6 @@
 // Deterministic randomness and small builders shared by the NewsIPCore tests.
 import NewsIPCore
+import NewsWire
 
 /// SplitMix64: tiny, seedable, good enough to drive shuffles and fuzzing reproducibly.
 struct SeededGenerator: RandomNumberGenerator {
@@ -16,12 +17,12 @@ struct SeededGenerator: RandomNumberGenerator {
 
 let second: UInt64 = 1_000_000_000
 
-func ip(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> IPv4 { makeIPv4(a, b, c, d) }
+func ip(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> IPv4Address { IPv4Address(a, b, c, d) }
 
-func mac(_ last: UInt8) -> MAC { MAC(0x02, 0, 0, 0, 0, last) }
+func mac(_ last: UInt8) -> MACAddress { MACAddress(0x02, 0, 0, 0, 0, last) }
 
-func key(id: UInt16 = 1, src: IPv4 = 0x0A00_0001) -> FragmentKey {
-    FragmentKey(source: src, destination: 0x0A00_0002, protocolNumber: 17, identification: id)
+func key(id: UInt16 = 1, src: IPv4Address = IPv4Address(10, 0, 0, 1)) -> FragmentKey {
+    FragmentKey(source: src, destination: IPv4Address(10, 0, 0, 2), protocolNumber: 17, identification: id)
 }
 
 /// A payload whose bytes differ by position, so misplaced data is noticed.
