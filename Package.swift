@@ -37,14 +37,14 @@ let package = Package(
         .target(name: "NewsIPC", dependencies: ["NewsSystem", "CNewsLinux"]),
         .target(name: "NewsConfig"),
         .target(name: "NewsWire"),
-        .target(name: "NewsIPCore"),
+        .target(name: "NewsIPCore", dependencies: ["NewsWire"]),
         .target(name: "NewsFilter"),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig", "NewsWire",
             "NewsIPC", "NewsSystem", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem", "NewsIPC", "CNewsLinux"]),
+        .target(name: "libnews", dependencies: ["NewsControl", "NewsConfig", "NewsSystem", "NewsIPC", "CNewsLinux"]),
 
         .executableTarget(name: "Kernel", dependencies: [
             "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews", "NewsFilter",
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem", "CNewsLinux"]),
         .testTarget(name: "NewsConfigTests", dependencies: ["NewsConfig"]),
         .testTarget(name: "NewsWireTests", dependencies: ["NewsWire"]),
-        .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore"]),
+        .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore", "NewsWire"]),
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
