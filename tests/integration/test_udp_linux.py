@@ -10,9 +10,15 @@ from a real Linux socket in the same test.
 - Asynchronous errors come later, as on Linux: a connected socket that sent to a closed port
   gets ECONNREFUSED from its next call; an unconnected one ignores the ICMP error.
 
+- An application that bypasses libnews and writes its ring itself cannot poison its socket:
+  udpserver drops and counts what libnews would have refused.
+
 The NEWS side is a small C program against include/news.h (udp_calls.c) that runs a list
 of calls and prints one result per call; the Linux side runs the same calls in Python in the
-test's namespace. Raw datagrams (checksum 0, source port 0) come from a raw socket there."""
+test's namespace. Raw datagrams (checksum 0, source port 0) come from a raw socket there.
+The channel checks in ipserver (only UDP on udp-ip, ICMP error requests only about recent
+deliveries) need a misbehaving transport server to trigger; NewsIPCoreTests cover them, and
+here their counters stay at zero for well-behaved traffic."""
 
 import subprocess
 from pathlib import Path
@@ -95,7 +101,8 @@ except OSError as e:
 @pytest.fixture
 def udp_calls(tmp_path):
     exe = tmp_path / "udp_calls"
-    cc = subprocess.run(["cc", "-O2", "-Wall", "-Werror", f"-I{ROOT / 'include'}", str(Path(__file__).with_name("udp_calls.c")),
+    cc = subprocess.run(["cc", "-O2", "-Wall", "-Werror", f"-I{ROOT / 'include'}", f"-I{ROOT / 'Sources' / 'CNewsLinux' / 'include'}",
+                         str(Path(__file__).with_name("udp_calls.c")),
                          f"-L{BIN}", "-lnews", f"-Wl,-rpath,{BIN}", "-o", str(exe)], capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
 
@@ -251,3 +258,38 @@ def test_connected_socket_gets_econnrefused_like_linux(linked_news, udp_calls):
     ip = wait_for(lambda: (c := news.counters("ipserver")).get("icmp_unreachable_sent", 0)
                   - ip_before.get("icmp_unreachable_sent", 0) >= 3 and c, timeout=3, what="three port unreachables")
     assert ip.get("icmp_request_not_delivered", 0) == 0 and ip.get("icmp_rate_limited", 0) == 0, ip
+
+
+LINUX_ECHO = r'''
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 7007))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(65536)
+    s.sendto(data, peer)
+'''
+
+
+def test_app_bypassing_libnews_cannot_poison_its_socket(linked_news, udp_calls):
+    """An application that writes its transmit ring itself gets none of libnews's checks:
+    udpserver checks the same things, drops and counts each bad datagram, and leaves the
+    socket's error word alone (it is only for asynchronous errors), so the socket goes on
+    working. The whole IP packets udpserver then hands ipserver pass ipserver's checks."""
+    news, ns = linked(linked_news)
+    server = subprocess.Popen(["ip", "netns", "exec", ns.name, "python3", "-c", LINUX_ECHO], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        udp_before, ip_before = news.counters("udpserver"), news.counters("ipserver")
+        calls = [f"raw_sendto {LINUX_IP} 0 10", "raw_sendto 0.0.0.0 7007 10", f"raw_sendto {LINUX_IP} 7007 9216",
+                 "raw_send 10", f"raw_sendto {LINUX_IP} 7007 5", "recv", "error_word"]
+        assert udp_calls(news, *calls) == ["ok 10", "ok 10", "ok 9216", "ok 10", "ok 5", "ok 5", "ok 0"]
+        udp, ip = news.counters("udpserver"), news.counters("ipserver")
+        moved = {k: udp.get(k, 0) - udp_before.get(k, 0) for k in
+                 ("send_bad_destination", "send_too_big", "send_no_destination", "datagrams_out", "send_ip_full")}
+        assert moved == {"send_bad_destination": 2, "send_too_big": 1, "send_no_destination": 1, "datagrams_out": 1,
+                         "send_ip_full": 0}, moved
+        assert not {k: v for k, v in ip.items() if k.startswith("transport_") and v != ip_before.get(k, 0)}, ip
+    finally:
+        server.kill()
+        server.wait()
