@@ -76,9 +76,9 @@ extension IPCore {
     }
 
     /// A transport asks for ICMP port unreachable about a packet it hands back (RFC 1122
-    /// 4.1.3.1; TCP answers with a reset instead, but the rule is the same for both). It
-    /// must be a packet ipserver delivered to that transport recently, else a transport
-    /// could have NEWS send errors with any quoted content to any host.
+    /// 4.1.3.1; TCP resets instead, so in practice udpserver asks). It must be a packet
+    /// ipserver delivered to that transport recently, else a transport could have NEWS
+    /// send errors with any quoted content to any host.
     func requestedUnreachable(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int, ports: Ports) {
         guard let original = try? IPv4Packet(payload), original.destination == address,
               message.arg.0 == UInt64(ICMPUnreachableCode.port) else { counters.bump("dropped_bad_unreachable"); return }
