@@ -45,7 +45,7 @@ let package = Package(
             "NewsConfig", "NewsWire",
             "NewsIPC", "NewsSystem", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "libnews", dependencies: ["NewsControl", "NewsSystem", "NewsIPC", "CNewsLinux"]),
+        .target(name: "libnews", dependencies: ["NewsControl", "NewsConfig", "NewsSystem", "NewsIPC", "CNewsLinux"]),
 
         .executableTarget(name: "Kernel", dependencies: [
             "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews", "NewsFilter",

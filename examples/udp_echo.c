@@ -9,6 +9,12 @@
 #include <string.h>
 #include "news.h"
 
+/* Per-datagram errors are logged (the first ten, then every thousandth) and survived. */
+static void note_error(unsigned long *count, const char *call, int err) {
+    ++*count;
+    if (*count <= 10 || *count % 1000 == 0) fprintf(stderr, "%s: %s (%lu errors so far)\n", call, strerror(err), *count);
+}
+
 int main(int argc, char **argv) {
     const char *app = argc > 1 ? argv[1] : NULL;
     int port = argc > 2 ? atoi(argv[2]) : 7;
@@ -18,11 +24,18 @@ int main(int argc, char **argv) {
     printf("udp_echo: listening on UDP port %d\n", port);
     fflush(stdout);
     static char buf[9216];
+    unsigned long errors = 0;
     for (;;) {
         uint32_t addr;
         uint16_t from;
         ssize_t n = news_recvfrom(s, buf, sizeof buf, &addr, &from);
-        if (n < 0) { fprintf(stderr, "recvfrom: %s\n", strerror(errno)); return 1; }
-        if (news_sendto(s, buf, (size_t)n, addr, from) < 0) { fprintf(stderr, "sendto: %s\n", strerror(errno)); return 1; }
+        if (n < 0) {
+            /* Only the socket failing (EBADF, EINVAL for corrupt rings) ends the server. */
+            if (errno == EBADF || errno == EINVAL) { fprintf(stderr, "recvfrom: %s\n", strerror(errno)); return 1; }
+            note_error(&errors, "recvfrom", errno);
+            continue;
+        }
+        /* A reply that cannot go (to port 0: EINVAL, as on Linux) loses that datagram only. */
+        if (news_sendto(s, buf, (size_t)n > sizeof buf ? sizeof buf : (size_t)n, addr, from) < 0) note_error(&errors, "sendto", errno);
     }
 }

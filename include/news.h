@@ -26,8 +26,13 @@ int news_init(const char *app_socket);
 int news_udp_socket(void);
 int news_bind(int sock, uint32_t addr, uint16_t port);
 int news_connect(int sock, uint32_t addr, uint16_t port);
-/* addr and port 0: the connected peer. */
+/* addr and port 0: the connected peer. Fails at once, before anything is sent, as Linux's
+ * sendto does: EINVAL for port 0 or address 0.0.0.0, EDESTADDRREQ without a peer, EMSGSIZE
+ * above news_udp_max_payload(). A connected socket that sent to a closed port gets
+ * ECONNREFUSED from its next call (the ICMP port unreachable arrives later). */
 ssize_t news_sendto(int sock, const void *buf, size_t len, uint32_t addr, uint16_t port);
+/* The largest UDP payload NEWS carries (Linux: 65507). */
+size_t news_udp_max_payload(void);
 /* addr/port may be NULL. Returns the datagram's length (truncated to len if longer). */
 ssize_t news_recvfrom(int sock, void *buf, size_t len, uint32_t *addr, uint16_t *port);
 int news_set_nonblocking(int sock, int on);

@@ -39,6 +39,7 @@ extension IPCore {
         let packet: ICMPPacket
         do { packet = try ICMPPacket(bytes) } catch { counters.drop(error); return }
         counters.bump("icmp_in")
+        if packet.type == .destinationUnreachable { input(unreachable: packet, from: header, ports: ports); return }
         guard case .echoRequest(let id, let seq, let data) = ICMPRepr.parse(packet) else { return }
         // RFC 1122 3.2.2.6: echo requests to a broadcast address MAY be dropped; we do.
         guard header.destination == address else { counters.bump("icmp_echo_broadcast_ignored"); return }
@@ -46,11 +47,61 @@ extension IPCore {
         send(ICMPRepr.echoReply(identifier: id, sequence: seq, data: data), to: header.source, ports: ports)
     }
 
+    /// A destination unreachable about a datagram NEWS sent goes up to the transport that
+    /// sent it, with the quote, so that it can tell the socket (Linux: udp_err). The
+    /// transport parses the quote again; here it only has to be ours and to name UDP or TCP.
+    func input(unreachable packet: ICMPPacket, from header: IPv4Header, ports: Ports) {
+        // RFC 1122 3.2.2: an ICMP error is never sent to a broadcast address; one that
+        // claims to have been is bogus.
+        guard header.destination == address else { counters.bump("icmp_error_not_for_us"); return }
+        let quoted: ICMPQuotedDatagram
+        do { quoted = try ICMPQuotedDatagram(packet.payload) } catch { counters.drop(error); return }
+        // It must be about something we sent, from its first fragment (where the ports are).
+        guard quoted.source == address, quoted.fragmentOffset == 0 else { counters.bump("icmp_error_not_ours"); return }
+        let transport: Int?
+        switch quoted.protocol {
+        case .udp: transport = udp
+        case .tcp: transport = tcp
+        default: counters.bump("icmp_error_other_protocol"); return
+        }
+        guard let transport else { counters.bump("dropped_no_transport"); return }
+        let m = Message(kind: .unreachable, seq: 0, args: (UInt64(packet.code), 0, 0, 0, 0, 0))
+        // The IP header and the 8 bytes after it are all a transport reads (RFC 792).
+        let quote = UnsafeRawBufferPointer(rebasing: quoted.bytes[0..<(quoted.headerLength + 8)])
+        if ports.send(transport, m, payload: quote) {
+            counters.bump("icmp_errors_to_transport")
+        } else {
+            counters.bump("dropped_transport_full")
+        }
+    }
+
+    /// A transport asks for ICMP port unreachable about a packet it hands back (RFC 1122
+    /// 4.1.3.1; TCP resets instead, so in practice udpserver asks). It must be a packet
+    /// ipserver delivered to that transport recently, else a transport could have NEWS
+    /// send errors with any quoted content to any host.
+    func requestedUnreachable(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int, ports: Ports) {
+        guard let original = try? IPv4Packet(payload), original.destination == address,
+              message.arg.0 == UInt64(ICMPUnreachableCode.port) else { counters.bump("dropped_bad_unreachable"); return }
+        let quote = UnsafeRawBufferPointer(rebasing: original.bytes[0..<RecentDeliveries.quoteLength(
+            packetLength: original.bytes.count, headerLength: original.headerLength)])
+        let now = Clock.nanos()
+        let delivered = port == udp ? deliveredUDP.take(quote, now: now) : deliveredTCP.take(quote, now: now)
+        guard delivered else { counters.bump("icmp_request_not_delivered"); return }
+        sendUnreachable(ICMPUnreachableCode.port, about: original, ports: ports)
+    }
+
+    /// Notes a datagram that went up `port` (see `requestedUnreachable`).
+    func recordDelivery(to port: Int, packet: UnsafeRawBufferPointer, headerLength: Int) {
+        let quote = UnsafeRawBufferPointer(rebasing: packet[0..<RecentDeliveries.quoteLength(packetLength: packet.count, headerLength: headerLength)])
+        if port == udp { deliveredUDP.record(quote, now: Clock.nanos()) } else { deliveredTCP.record(quote, now: Clock.nanos()) }
+    }
+
     func sendUnreachable(_ code: UInt8, about original: IPv4Packet, ports: Ports) {
         // RFC 1122 3.2.2: never in answer to an ICMP error, a broadcast, or a non-first fragment.
         guard !original.destination.isBroadcast, original.fragmentOffset == 0 else { return }
         if original.protocol == .icmp, let inner = try? ICMPPacket(original.payload, verifyChecksum: false),
            ![ICMPType.echoRequest, ICMPType.echoReply].contains(inner.type) { return }
+        guard icmpErrorLimit.allow(now: Clock.nanos()) else { counters.bump("icmp_rate_limited"); return }
         counters.bump("icmp_unreachable_sent")
         send(ICMPRepr.destinationUnreachable(code: code, quoted: ICMPRepr.quote(original)), to: original.source, ports: ports)
     }
@@ -64,12 +115,15 @@ extension IPCore {
 
     // MARK: - Sending datagrams
 
-    /// A datagram from a transport server: arg.1 destination, arg.2 protocol; the payload is
-    /// its segment, checksum included. Checked like anything else from a channel.
-    func output(datagram m: Message, payload: UnsafeRawBufferPointer, ports: Ports) {
-        guard let proto = UInt8(exactly: m.arg.2), proto == IPProtocol.udp.rawValue || proto == IPProtocol.tcp.rawValue,
-              let dst = UInt32(exactly: m.arg.1) else { counters.bump("dropped_bad_datagram"); return }
-        send(protocol: IPProtocol(rawValue: proto), to: IPv4Address(dst), payload: payload, ports: ports)
+    /// A datagram from a transport server: the payload is a whole IP packet, which must be
+    /// one of the channel's protocol from our address (`TransportOutput`). The message's
+    /// arguments are not used. ipserver sends the segment under a header of its own.
+    func output(datagram payload: UnsafeRawBufferPointer, channelProtocol: IPProtocol, ports: Ports) {
+        let out: TransportOutput
+        do { out = try TransportOutput(packet: payload, channelProtocol: channelProtocol, ourAddress: address) } catch {
+            counters.bump(error.counterName); return
+        }
+        send(protocol: channelProtocol, to: out.destination, payload: out.segment, ports: ports)
     }
 
     /// Routes, fragments (RFC 791) if the datagram does not fit the MTU, and transmits.

@@ -23,6 +23,12 @@ final class IPCore: ServerCore {
     var routes = RouteTable()
     var reassembler = Reassembler()
     var nextID: UInt16
+    /// What went up each transport lately: an ICMP error a transport asks for must quote
+    /// one of these (see `RecentDeliveries`).
+    var deliveredUDP = RecentDeliveries()
+    var deliveredTCP = RecentDeliveries()
+    /// Every ICMP error NEWS sends is rate-limited (RFC 1812 4.3.2.8), with Linux's defaults.
+    var icmpErrorLimit = TokenBucket(perSecond: TokenBucket.icmpErrors.perSecond, burst: TokenBucket.icmpErrors.burst)
     var lastMaintenance: UInt64 = 0
     let counters: NamedCounters
     let persistence: IPPersistence?
@@ -70,12 +76,10 @@ final class IPCore: ServerCore {
     func handle(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int, ports: Ports) {
         switch MessageKind(rawValue: message.kind) {
         case .frame? where port == down: input(frame: payload, ports: ports)
-        case .datagram? where port == udp || port == tcp: output(datagram: message, payload: payload, ports: ports)
+        case .datagram? where port == udp: output(datagram: payload, channelProtocol: .udp, ports: ports)
+        case .datagram? where port == tcp: output(datagram: payload, channelProtocol: .tcp, ports: ports)
         case .unreachable? where port == udp || port == tcp:
-            // The transport hands back a packet we delivered; check it like any input.
-            guard let original = try? IPv4Packet(payload), original.destination == address, let code = UInt8(exactly: message.arg.0),
-                  code <= 5 else { counters.bump("dropped_bad_unreachable"); return }
-            sendUnreachable(code, about: original, ports: ports)
+            requestedUnreachable(message, payload: payload, from: port, ports: ports)
         default: counters.bump("dropped_unexpected_message")
         }
     }
@@ -131,17 +135,22 @@ final class IPCore: ServerCore {
             let m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
                                                              UInt64(header.protocol.rawValue), UInt64(headerLength), 0, 0))
             // Unfragmented, the packet as it arrived goes up (no copy here); a reassembled
-            // datagram gets a header describing the whole.
-            let sent: Bool
+            // datagram gets a header describing the whole. Either is remembered as an ICMP
+            // error would quote it, so the transport may ask for one about it.
             if !original.isFragment {
                 guard original.bytes.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
-                sent = ports.send(port, m, payload: original.bytes)
+                guard ports.send(port, m, payload: original.bytes) else { counters.bump("dropped_transport_full"); return }
+                recordDelivery(to: port, packet: original.bytes, headerLength: original.headerLength)
             } else {
                 let packet = Self.packet(header, payload: payload)
                 guard packet.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
-                sent = packet.withUnsafeBytes { ports.send(port, m, payload: $0) }
+                let sent = packet.withUnsafeBytes { bytes in
+                    guard ports.send(port, m, payload: bytes) else { return false }
+                    recordDelivery(to: port, packet: bytes, headerLength: header.headerLength)
+                    return true
+                }
+                if !sent { counters.bump("dropped_transport_full") }
             }
-            if !sent { counters.bump("dropped_transport_full") }
         default:
             // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable.
             counters.bump("dropped_unknown_protocol")

@@ -12,13 +12,16 @@ public enum MessageKind: UInt16, Sendable {
     /// An Ethernet frame in the payload, travelling between nicdriver, packetfilter and
     /// ipserver. arg.0: capture flags (see `FrameFlags`).
     case frame = 2
-    /// An IPv4 datagram, between ipserver and a transport server. arg.0: source address,
-    /// arg.1: destination address, arg.2: IP protocol (host order). Upward the payload is the
-    /// whole IP packet and arg.3 its header length (so a transport can quote it in an ICMP
-    /// error); downward the payload is the transport segment alone.
+    /// An IPv4 datagram, between ipserver and a transport server; the payload is the whole
+    /// IP packet both ways. Upward arg.0 is the source address, arg.1 the destination,
+    /// arg.2 the IP protocol and arg.3 the header length (a transport parses the packet
+    /// again all the same). Downward ipserver reads nothing but the packet: it must be of
+    /// the channel's protocol, from ipserver's address, without options or fragmentation.
     case datagram = 3
-    /// A transport asks ipserver to send ICMP destination unreachable (arg.0: code) about
-    /// the IP packet in the payload, which ipserver delivered to it.
+    /// ICMP destination unreachable, arg.0 the code. Downward a transport asks ipserver to
+    /// send port unreachable about the IP packet in the payload, which must be one that
+    /// ipserver delivered to it lately. Upward ipserver passes on one that arrived about a
+    /// datagram the transport sent: the payload is the quote (IP header and 8 bytes).
     case unreachable = 4
     // Exposed socket buffers: the app's transmit ring carries these to the transport...
     /// arg.0 address (0 = any), arg.1 port (0 = an ephemeral one); seq numbers the request.

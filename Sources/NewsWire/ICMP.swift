@@ -1,3 +1,5 @@
+import Glibc  // errno values only (ICMPUnreachableCode.socketError)
+
 /// ICMP message types used here (RFC 792).
 public struct ICMPType: RawRepresentable, Hashable, Sendable {
     public let rawValue: UInt8
@@ -16,6 +18,35 @@ public enum ICMPUnreachableCode {
     public static let `protocol`: UInt8 = 2
     public static let port: UInt8 = 3
     public static let fragmentationNeeded: UInt8 = 4
+}
+
+extension ICMPUnreachableCode {
+    /// What a destination unreachable of `code` means to the socket that sent the quoted
+    /// datagram, as Linux maps it (net/ipv4/icmp.c, icmp_err_convert): the errno, and
+    /// whether the error is hard. RFC 1122 3.2.2.1 makes net, host and source-route
+    /// failures transient (soft); Linux also treats fragmentation needed as soft for a
+    /// socket that does not insist on path MTU discovery. A UDP socket without
+    /// IP_RECVERR reports only hard errors, and only when it is connected. nil for codes
+    /// RFC 792/1812 do not define.
+    public static func socketError(_ code: UInt8) -> (errno: Int32, hard: Bool)? {
+        switch code {
+        case 0: (ENETUNREACH, false)
+        case 1: (EHOSTUNREACH, false)
+        case 2: (ENOPROTOOPT, true)
+        case 3: (ECONNREFUSED, true)
+        case 4: (EMSGSIZE, false)
+        case 5: (EOPNOTSUPP, false)
+        case 6: (ENETUNREACH, true)     // destination network unknown
+        case 7: (EHOSTDOWN, true)       // destination host unknown
+        case 8: (ENONET, true)          // source host isolated
+        case 9: (ENETUNREACH, true)     // network administratively prohibited
+        case 10: (EHOSTUNREACH, true)   // host administratively prohibited
+        case 11: (ENETUNREACH, false)   // network unreachable for TOS
+        case 12: (EHOSTUNREACH, false)  // host unreachable for TOS
+        case 13, 14, 15: (EHOSTUNREACH, true)  // filtered, precedence violation, cut-off (RFC 1812)
+        default: nil
+        }
+    }
 }
 
 /// Time Exceeded codes (RFC 792).
@@ -49,6 +80,31 @@ public struct ICMPPacket {
     public var echoSequence: UInt16 { bytes.readU16(6) }
     /// Echo data, or the quoted datagram for error messages.
     public var payload: UnsafeRawBufferPointer { bytes.slice(from: Self.headerLength) }
+}
+
+/// The datagram an ICMP error quotes (RFC 792: "the internet header plus the first 64 bits
+/// of the original datagram's data"), enough to find the socket that sent it. The quote's
+/// Total Length and checksum describe the original, not the quote, so they are not
+/// checked; only the fields read here must be present.
+public struct ICMPQuotedDatagram {
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
+        guard bytes.count >= IPv4Packet.minHeaderLength + 8, bytes[0] >> 4 == 4 else { throw .icmpBadQuote }
+        let headerLength = Int(bytes[0] & 0x0F) * 4
+        guard headerLength >= IPv4Packet.minHeaderLength, headerLength + 8 <= bytes.count else { throw .icmpBadQuote }
+        self.bytes = bytes
+    }
+
+    public var headerLength: Int { Int(bytes[0] & 0x0F) * 4 }
+    public var `protocol`: IPProtocol { IPProtocol(rawValue: bytes[9]) }
+    public var source: IPv4Address { IPv4Address(reading: bytes, at: 12) }
+    public var destination: IPv4Address { IPv4Address(reading: bytes, at: 16) }
+    /// Non-zero: the quote is of a later fragment, whose first bytes are not a transport header.
+    public var fragmentOffset: Int { Int(bytes.readU16(6) & 0x1FFF) * 8 }
+    /// The first two 16-bit fields after the IP header: the ports, for UDP and TCP alike.
+    public var sourcePort: UInt16 { bytes.readU16(headerLength) }
+    public var destinationPort: UInt16 { bytes.readU16(headerLength + 2) }
 }
 
 /// An ICMP message as a plain value.

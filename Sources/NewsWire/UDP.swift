@@ -22,6 +22,9 @@ public struct UDPDatagram {
     public var length: Int { Int(bytes.readU16(4)) }
     public var checksum: UInt16 { bytes.readU16(6) }
     public var payload: UnsafeRawBufferPointer { bytes.slice(from: Self.headerLength) }
+    /// RFC 768: a zero checksum field means the sender computed none (lawful over IPv4;
+    /// RFC 1122 4.1.3.4 lets a receiver accept it, and Linux does).
+    public var hasChecksum: Bool { checksum != 0 }
 
     /// RFC 768: "An all zero transmitted checksum value means that the
     /// transmitter generated no checksum" — accepted. Otherwise the sum over

@@ -34,6 +34,9 @@ public enum WireError: Error, Equatable, Hashable, Sendable, CaseIterable {
     // ICMP (RFC 792)
     case icmpTruncated
     case icmpBadChecksum
+    /// An ICMP error whose quoted datagram is not an IPv4 header plus the 8 bytes after
+    /// it (RFC 792: "the internet header plus the first 64 bits of the original datagram").
+    case icmpBadQuote
 
     // UDP (RFC 768)
     case udpTruncated
@@ -64,6 +67,7 @@ public enum WireError: Error, Equatable, Hashable, Sendable, CaseIterable {
         case .ipv4BadOptionsLength: "ipv4_bad_options_length"
         case .icmpTruncated: "icmp_truncated"
         case .icmpBadChecksum: "icmp_bad_checksum"
+        case .icmpBadQuote: "icmp_bad_quote"
         case .udpTruncated: "udp_truncated"
         case .udpBadLength: "udp_bad_length"
         case .udpBadChecksum: "udp_bad_checksum"

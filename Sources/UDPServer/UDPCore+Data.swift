@@ -1,3 +1,4 @@
+import NewsConfig
 import NewsIPC
 import NewsServer
 import NewsSystem
@@ -44,19 +45,32 @@ extension UDPCore {
         }
     }
 
+    /// One datagram an application queued. libnews refuses a bad one on the call that made
+    /// it, as Linux does; these checks are for applications that write their rings without
+    /// libnews. Such a datagram is dropped and counted: the error word is only for the
+    /// asynchronous errors Linux reports later too (an ICMP error to a connected socket).
     func send(_ m: Message, _ payload: UnsafeRawBufferPointer, from s: UDPSocketState, ports: Ports) {
         var dst = UInt32(truncatingIfNeeded: m.arg.0)
         var dport = UInt16(truncatingIfNeeded: m.arg.1)
-        if dst == 0 && dport == 0, let r = s.remote { (dst, dport) = r }
-        guard dst != 0, dport != 0, m.arg.0 <= UInt64(UInt32.max), m.arg.1 <= 65535 else {
-            s.header.set(error: -Errno.destinationRequired); counters.bump("send_no_destination"); return
+        guard m.arg.0 <= UInt64(UInt32.max), m.arg.1 <= 65535 else { counters.bump("send_bad_destination"); return }
+        if dst == 0 && dport == 0 {
+            guard let r = s.remote else { counters.bump("send_no_destination"); return }
+            (dst, dport) = r
         }
-        if s.port == nil, claim(0, for: s) != 0 { s.header.set(error: -Errno.addressInUse); return }
-        let header = UDPHeader(sourcePort: s.port!, destinationPort: dport, payloadLength: payload.count)
-        let n = header.emit(into: segment, payload: payload, src: address, dst: IPv4Address(dst))
-        guard n > 0 else { s.header.set(error: -Errno.messageTooLong); counters.bump("send_too_big"); return }
-        let msg = Message(kind: .datagram, seq: 0, args: (UInt64(address.value), UInt64(dst), UInt64(IPProtocol.udp.rawValue), 0, 0, 0))
-        if ports.send(ip, msg, payload: UnsafeRawBufferPointer(rebasing: segment[0..<n])) {
+        switch UDPLimits.check(destination: (dst, dport), payloadLength: payload.count) {
+        case .badDestination?: counters.bump("send_bad_destination"); return
+        case .tooLong?: counters.bump("send_too_big"); return
+        case nil: break
+        }
+        if s.port == nil, claim(0, for: s) != 0 { counters.bump("send_no_ephemeral_port"); return }
+        // The IP server takes a whole IP packet from us and judges it by its bytes.
+        let udp = UDPHeader(sourcePort: s.port!, destinationPort: dport, payloadLength: payload.count)
+        let ipHeader = IPv4Header(source: address, destination: IPv4Address(dst), protocol: .udp, payloadLength: udp.bufferLength)
+        let h = ipHeader.emit(into: segment)
+        let n = udp.emit(into: UnsafeMutableRawBufferPointer(rebasing: segment[h...]), payload: payload, src: address, dst: IPv4Address(dst))
+        guard h > 0, n > 0 else { counters.bump("send_too_big"); return }
+        let msg = Message(kind: .datagram, seq: 0)
+        if ports.send(ip, msg, payload: UnsafeRawBufferPointer(rebasing: segment[0..<(h + n)])) {
             counters.bump("datagrams_out")
         } else {
             counters.bump("send_ip_full")
@@ -66,7 +80,15 @@ extension UDPCore {
     // MARK: - From the IP server
 
     func handle(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int, ports: Ports) {
-        guard port == ip, message.kind == MessageKind.datagram.rawValue else { counters.bump("dropped_unexpected_message"); return }
+        guard port == ip else { counters.bump("dropped_unexpected_message"); return }
+        switch MessageKind(rawValue: message.kind) {
+        case .datagram?: input(datagram: payload, ports: ports)
+        case .unreachable?: input(unreachable: message, quote: payload)
+        default: counters.bump("dropped_unexpected_message")
+        }
+    }
+
+    func input(datagram payload: UnsafeRawBufferPointer, ports: Ports) {
         // The packet is the IP server's word: parse it again rather than trust the arguments.
         guard let packet = try? IPv4Packet(payload, verifyChecksum: false), packet.protocol == .udp else {
             counters.bump("dropped_bad_packet"); return
@@ -74,6 +96,8 @@ extension UDPCore {
         let udp: UDPDatagram
         do { udp = try UDPDatagram(packet.payload) } catch { counters.bump(error.counterName); return }
         guard udp.verifyChecksum(src: packet.source, dst: packet.destination) else { counters.drop(.udpBadChecksum); return }
+        // RFC 768: the sender computed no checksum; lawful over IPv4, delivered like Linux does.
+        if !udp.hasChecksum { counters.bump("udp_no_checksum") }
         counters.bump("datagrams_in")
         if self.ports[udp.destinationPort] == nil, awaitingHandOver(port: udp.destinationPort) {
             // Just restarted, and newsd's hand-over of the socket that held this port may be
@@ -99,6 +123,28 @@ extension UDPCore {
         } else {
             counters.bump("dropped_socket_full")
         }
+    }
+
+    /// ICMP destination unreachable about a datagram we sent (the IP server passes up the
+    /// quote). As on Linux (udp_err) without IP_RECVERR, only a connected socket whose
+    /// peer is the quoted destination hears of it, and only of a hard error (port or
+    /// protocol unreachable, …): its next call fails with that error, ECONNREFUSED for a
+    /// closed port. Unconnected sockets ignore ICMP errors.
+    func input(unreachable message: Message, quote: UnsafeRawBufferPointer) {
+        let quoted: ICMPQuotedDatagram
+        do { quoted = try ICMPQuotedDatagram(quote) } catch { counters.bump(error.counterName); return }
+        guard quoted.protocol == .udp, quoted.source == address, let code = UInt8(exactly: message.arg.0) else {
+            counters.bump("icmp_error_bad_quote"); return
+        }
+        counters.bump("icmp_errors_in")
+        guard let id = ports[quoted.sourcePort], let s = sockets[id], let r = s.remote,
+              r.address == quoted.destination.value, r.port == quoted.destinationPort else {
+            counters.bump("icmp_error_not_connected"); return
+        }
+        guard let error = ICMPUnreachableCode.socketError(code), error.hard else { counters.bump("icmp_error_soft"); return }
+        s.header.set(error: -error.errno)
+        s.header.appBell.ring()  // a receive asleep on this socket returns with the error
+        counters.bump("icmp_error_reported")
     }
 }
 

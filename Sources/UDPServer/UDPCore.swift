@@ -1,4 +1,5 @@
 import Logging
+import NewsConfig
 import NewsIPC
 import NewsServer
 import NewsSystem
@@ -30,7 +31,8 @@ final class UDPCore: ServerCore {
     static let restoreGrace: UInt64 = 5_000_000_000
     let counters: NamedCounters
     let log: Logger
-    let segment = UnsafeMutableRawBufferPointer.allocate(byteCount: SocketLayout.slot + 8, alignment: 64)
+    /// Where a datagram going down is built: a whole IP packet, as large as a udp-ip slot.
+    let segment = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.datagramSlot, alignment: 64)
 
     init(_ context: ServerContext) throws {
         guard let ip = context.ports.index(of: "udp-ip") else { throw LaunchArguments.Invalid(description: "udpserver needs udp-ip") }

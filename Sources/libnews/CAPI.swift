@@ -1,4 +1,5 @@
 import Glibc
+import NewsConfig
 import NewsSystem
 
 // The C API declared in include/news.h: thin @_cdecl wrappers over NewsStack and UDPSocket.
@@ -68,6 +69,9 @@ public func news_sendto(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ add
         return try s.send(UnsafeRawBufferPointer(start: buf, count: len), to: addr == 0 && port == 0 ? nil : (addr, port))
     } catch { return Int(fail(error.errno)) }
 }
+
+@_cdecl("news_udp_max_payload")
+public func news_udp_max_payload() -> Int { UDPLimits.maxPayload }
 
 @_cdecl("news_recvfrom")
 public func news_recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int,

@@ -1,3 +1,4 @@
+import NewsConfig
 import NewsIPC
 import NewsSystem
 
@@ -64,10 +65,19 @@ public final class UDPSocket {
     }
 
     /// Sends one datagram (to the connected peer if `to` is nil). Returns its length.
+    /// A datagram that cannot be sent fails here, before anything is queued, as Linux's
+    /// sendto does: port or address 0 (EINVAL), no peer (EDESTADDRREQ), longer than
+    /// `UDPLimits.maxPayload` (EMSGSIZE). A pending asynchronous error (ECONNREFUSED
+    /// after an ICMP port unreachable to a connected socket) is reported and cleared.
     @discardableResult
     public func send(_ data: UnsafeRawBufferPointer, to: Address? = nil) throws(SocketError) -> Int {
         guard !closed else { throw SocketError(errno: Errno.badDescriptor) }
-        guard data.count <= SocketLayout.slot else { throw SocketError(errno: Errno.messageTooLong) }
+        if to == nil && header.state != .connected { throw SocketError(errno: Errno.destinationRequired) }
+        switch UDPLimits.check(destination: to, payloadLength: data.count) {
+        case .badDestination?: throw SocketError(errno: Errno.invalid, "sendto port 0 or address 0.0.0.0")
+        case .tooLong?: throw SocketError(errno: Errno.messageTooLong, "\(data.count) bytes; NEWS's maximum is \(UDPLimits.maxPayload)")
+        case nil: break
+        }
         try takeError()
         let m = Message(kind: .socketSend, seq: 0, args: (UInt64(to?.address ?? 0), UInt64(to?.port ?? 0), 0, 0, 0, 0))
         while true {

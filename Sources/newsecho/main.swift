@@ -5,6 +5,9 @@
 //   --client ADDR:PORT: sends --count datagrams of random sizes (--min/--max bytes), at most
 //     --window in flight, to an echo server (e.g. one on Linux) and checks every reply byte
 //     for byte. Exits 0 only if every reply came back intact and in order.
+//   Errors about one datagram (a reply to port 0 fails with EINVAL, as on Linux) or that
+//     arrive later (ECONNREFUSED) are logged and survived: only the socket failing ends it.
+import Glibc
 import NewsSystem
 import NewsWire
 import libnews
@@ -64,22 +67,52 @@ while let a = args.popFirst() {
 }
 guard o.minSize <= o.maxSize else { fail("--min is larger than --max") }
 
+/// Errors that concern one datagram (a reply to port 0, say) or arrive asynchronously
+/// (ECONNREFUSED after an ICMP port unreachable): the app notes them and carries on. They
+/// go to stderr, the first ten and then every thousandth, with a running count.
+final class DatagramErrors {
+    var count = 0
+    func note(_ what: String, _ error: SocketError) {
+        count += 1
+        if count <= 10 || count % 1000 == 0 {
+            FD.writeAllIgnoringErrors(2, "newsecho: \(what): \(error) (\(count) datagram errors so far)\n")
+        }
+    }
+
+    /// Whether `error` from a receive is the socket's asynchronous error rather than the
+    /// socket itself failing (closed, or its rings corrupt).
+    static func isAsynchronous(_ error: SocketError) -> Bool {
+        [Errno.connectionRefused, ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENONET, ENOPROTOOPT].contains(error.errno)
+    }
+}
+
 func serve(_ socket: UDPSocket, _ o: Options) throws(SocketError) -> Never {
     try socket.bind(port: o.port)
     socket.nonBlocking = true
     FD.writeAllIgnoringErrors(1, "newsecho: listening on UDP port \(o.port)\n")
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 64)
+    let errors = DatagramErrors()
     while true {
         _ = NewsPoll.wait([socket], timeoutNanos: nil, spinNanos: UInt64(o.spinMicros) * 1000)
         while true {
             let got: (count: Int, from: UDPSocket.Address)
-            do { got = try socket.receive(into: buffer) } catch { if error.wouldBlock { break }; throw error }
+            do { got = try socket.receive(into: buffer) } catch {
+                if error.wouldBlock { break }
+                guard DatagramErrors.isAsynchronous(error) else { throw error }
+                errors.note("receive", error)
+                continue
+            }
             socket.nonBlocking = false  // a full transmit ring waits rather than drops
-            try socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<min(got.count, buffer.count)]), to: got.from)
+            do { try socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<min(got.count, buffer.count)]), to: got.from) } catch {
+                // The reply cannot go (to port 0, say): this datagram is lost, the next is served.
+                errors.note("reply to \(dotted(got.from.address)):\(got.from.port)", error)
+            }
             socket.nonBlocking = true
         }
     }
 }
+
+func dotted(_ a: UInt32) -> String { "\(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)" }
 
 /// The client: a window of datagrams in flight. Each reply must be byte for byte one of the
 /// datagrams out (UDP may reorder or lose; a reply that matches none is a mismatch). After
@@ -91,14 +124,20 @@ func client(_ socket: UDPSocket, to peer: (UInt32, UInt16), _ o: Options) throws
     var sent = 0, received = 0, bad = 0, lost = 0
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 64)
     var lastProgress = Clock.nanos()
+    let errors = DatagramErrors()
     while received + lost + bad < o.count {
         while sent < o.count && inFlight.count < o.window {
             let size = Int.random(in: o.minSize...o.maxSize, using: &rng)
             let data = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
             socket.nonBlocking = false
-            _ = try socket.send(data)
-            inFlight.append(data)
             sent += 1
+            do { _ = try socket.send(data) } catch {
+                // Refused on the call (or a pending asynchronous error): this one is lost.
+                errors.note("send", error)
+                lost += 1
+                continue
+            }
+            inFlight.append(data)
         }
         socket.nonBlocking = true
         do {
@@ -112,6 +151,7 @@ func client(_ socket: UDPSocket, to peer: (UInt32, UInt16), _ o: Options) throws
             }
             lastProgress = Clock.nanos()
         } catch {
+            if DatagramErrors.isAsynchronous(error) { errors.note("receive", error); continue }
             guard error.wouldBlock else { throw error }
             if Clock.nanos() - lastProgress > 2_000_000_000 {
                 lost += inFlight.count

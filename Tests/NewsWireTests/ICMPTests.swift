@@ -1,3 +1,4 @@
+import Glibc
 import XCTest
 import NewsWire
 
@@ -65,5 +66,55 @@ final class ICMPTests: XCTestCase {
         let repr = ICMPRepr.echoReply(identifier: 1, sequence: 1, data: [1, 2])
         XCTAssertEqual(emitted(capacity: 9) { repr.emit(into: $0) }.count, 0)
         XCTAssertEqual(emitted(capacity: 10) { repr.emit(into: $0) }.count, 10)
+    }
+
+    /// What Linux's UDP error handler reads from a quote: addresses, protocol, fragment
+    /// offset and the ports, even though the quote's Total Length covers the original.
+    func testQuotedDatagram() throws {
+        let quote = Array(Vectors.udpPacket[0..<28])
+        try quote.withUnsafeBytes { buf in
+            let q = try ICMPQuotedDatagram(buf)
+            XCTAssertEqual(q.protocol, .udp)
+            XCTAssertEqual(q.source, IPv4Address(198, 18, 0, 1))
+            XCTAssertEqual(q.destination, IPv4Address(198, 18, 0, 199))
+            XCTAssertEqual(q.sourcePort, 12345)
+            XCTAssertEqual(q.destinationPort, 53)
+            XCTAssertEqual(q.fragmentOffset, 0)
+        }
+        // With options, the ports come after them.
+        var withOptions = Array(quote[0..<20]) + [1, 1, 1, 0] + Array(quote[20..<28])
+        withOptions[0] = 0x46
+        try withOptions.withUnsafeBytes { buf in
+            let q = try ICMPQuotedDatagram(buf)
+            XCTAssertEqual(q.headerLength, 24)
+            XCTAssertEqual(q.sourcePort, 12345)
+            XCTAssertEqual(q.destinationPort, 53)
+        }
+        assertEveryTruncationThrows(quote, headerLength: 28, .icmpBadQuote) { buf throws(WireError) in
+            _ = try ICMPQuotedDatagram(buf)
+        }
+        XCTAssertEqual(thrownError(Array(withOptions[0..<31])) { buf throws(WireError) in _ = try ICMPQuotedDatagram(buf) },
+                       .icmpBadQuote, "options leave fewer than 8 bytes")
+        var v6 = quote; v6[0] = 0x65
+        XCTAssertEqual(thrownError(v6) { buf throws(WireError) in _ = try ICMPQuotedDatagram(buf) }, .icmpBadQuote)
+        var ihl4 = quote; ihl4[0] = 0x44
+        XCTAssertEqual(thrownError(ihl4) { buf throws(WireError) in _ = try ICMPQuotedDatagram(buf) }, .icmpBadQuote)
+    }
+
+    /// Linux's icmp_err_convert: port and protocol unreachable are hard errors (a
+    /// connected UDP socket reports them), net and host unreachable soft (RFC 1122 3.2.2.1).
+    func testUnreachableCodesAsLinuxSocketErrors() {
+        XCTAssertEqual(ICMPUnreachableCode.socketError(ICMPUnreachableCode.port)?.errno, ECONNREFUSED)
+        XCTAssertEqual(ICMPUnreachableCode.socketError(ICMPUnreachableCode.port)?.hard, true)
+        XCTAssertEqual(ICMPUnreachableCode.socketError(ICMPUnreachableCode.protocol)?.errno, ENOPROTOOPT)
+        XCTAssertEqual(ICMPUnreachableCode.socketError(ICMPUnreachableCode.protocol)?.hard, true)
+        for soft in [ICMPUnreachableCode.network, ICMPUnreachableCode.host, ICMPUnreachableCode.fragmentationNeeded, 5, 11, 12] {
+            XCTAssertEqual(ICMPUnreachableCode.socketError(soft)?.hard, false, "code \(soft)")
+        }
+        XCTAssertEqual(ICMPUnreachableCode.socketError(ICMPUnreachableCode.fragmentationNeeded)?.errno, EMSGSIZE)
+        XCTAssertEqual(ICMPUnreachableCode.socketError(13)?.errno, EHOSTUNREACH)
+        XCTAssertEqual(ICMPUnreachableCode.socketError(7)?.errno, EHOSTDOWN)
+        XCTAssertNil(ICMPUnreachableCode.socketError(16))
+        XCTAssertNil(ICMPUnreachableCode.socketError(255))
     }
 }

@@ -34,12 +34,21 @@ final class UDPTests: XCTestCase {
         }
     }
 
+    /// RFC 768: a zero checksum means none was computed. Such a datagram is accepted
+    /// whatever its addresses and contents, and is told apart from one with a checksum.
     func testZeroChecksumMeansNone() throws {
         var bytes = knownUDP
         bytes[6] = 0; bytes[7] = 0
         try bytes.withUnsafeBytes { buf in
-            XCTAssertTrue(try UDPDatagram(buf).verifyChecksum(src: src, dst: dst))
+            let udp = try UDPDatagram(buf)
+            XCTAssertFalse(udp.hasChecksum)
+            XCTAssertTrue(udp.verifyChecksum(src: src, dst: dst))
+            XCTAssertTrue(udp.verifyChecksum(src: Vectors.ipB, dst: IPv4Address(198, 18, 0, 77)))
+            XCTAssertEqual(try UDPHeader.parse(udp, src: src, dst: dst).payloadLength, 5)
         }
+        bytes[12] ^= 0x01   // a changed payload is still accepted: nothing covers it
+        try bytes.withUnsafeBytes { buf in XCTAssertTrue(try UDPDatagram(buf).verifyChecksum(src: src, dst: dst)) }
+        try knownUDP.withUnsafeBytes { buf in XCTAssertTrue(try UDPDatagram(buf).hasChecksum) }
     }
 
     func testBadChecksumRejected() {

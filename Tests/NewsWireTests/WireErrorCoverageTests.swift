@@ -32,6 +32,7 @@ final class WireErrorCoverageTests: XCTestCase {
         }
         record([8, 0, 0], { buf throws(WireError) in _ = try ICMPPacket(buf) })
         record([8, 0, 0, 0, 0, 0, 0, 0], { buf throws(WireError) in _ = try ICMPPacket(buf) })
+        record(ip, { buf throws(WireError) in _ = try ICMPQuotedDatagram(buf) })
         record([0, 1], { buf throws(WireError) in _ = try UDPDatagram(buf) })
         record([0, 1, 0, 2, 0, 9, 0, 0], { buf throws(WireError) in _ = try UDPDatagram(buf) })
         record([0, 1, 0, 2, 0, 8, 0, 1]) { buf throws(WireError) in

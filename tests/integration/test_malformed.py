@@ -47,6 +47,14 @@ def echo(k, **kw):
 def arp(**kw):
     return eth(dst=ETH_BCAST) / ARP(**{"op": 1, "hwsrc": ME, "psrc": LINUX, "hwdst": "00:00:00:00:00:00", "pdst": NEWS, **kw})
 
+def quoted(src, proto):
+    """What an ICMP error quotes: an IP header (src -> the other side) and 8 bytes."""
+    return bytes(IP(src=src, dst=LINUX if src == NEWS else NEWS, proto=proto, id=0x77))[:20] + bytes([0x13, 0x88, 0, 9, 0, 16, 0, 0])
+
+def icmp_error(quote, **kw):
+    """Destination unreachable, port (RFC 792), about `quote`."""
+    return ip(**kw) / ICMP(type=3, code=3) / Raw(quote)
+
 def frag(k, offset, more, length, proto=1):
     return ip(id=k, flags="MF" if more else 0, frag=offset // 8, proto=proto) / Raw(bytes(length))
 
@@ -118,6 +126,9 @@ CONTROLS = {
                                     "ip(id=k, frag=2, proto=1) / bytes(echo(k)[ICMP])[16:]]", "reassembled",
                                     also={"icmp_in", "icmp_echo_replies"}, replies=1),
     "control_arp_request": Case("arp()", "arp_replies_sent"),
+    # An ICMP port unreachable about a UDP datagram NEWS sent goes up to udpserver.
+    "control_icmp_error_about_news_udp": Case("icmp_error(quoted(NEWS, 17))", "icmp_errors_to_transport",
+                                              also={"icmp_in"}),
 }
 
 CASES = {
@@ -165,6 +176,12 @@ CASES = {
                                        also={"icmp_in"}),
     "icmp_echo_limited_broadcast": Case("echo(k, dst=ALL_ONES, mac=ETH_BCAST)", "icmp_echo_broadcast_ignored",
                                         also={"icmp_in"}),
+    # ICMP errors from the wire: only one about a UDP or TCP datagram NEWS sent goes up.
+    "icmp_error_quote_truncated": Case("icmp_error(quoted(NEWS, 17)[:24])", "icmp_bad_quote", also={"icmp_in"}),
+    "icmp_error_not_about_news": Case("icmp_error(quoted(LINUX, 17))", "icmp_error_not_ours", also={"icmp_in"}),
+    "icmp_error_about_icmp": Case("icmp_error(quoted(NEWS, 1))", "icmp_error_other_protocol", also={"icmp_in"}),
+    "icmp_error_to_broadcast": Case("icmp_error(quoted(NEWS, 17), dst=BCAST, mac=ETH_BCAST)", "icmp_error_not_for_us",
+                                    also={"icmp_in"}),
     # --- Fragments (k is the IP identification, so each copy is its own datagram) ---------
     "frag_overlapping": Case("[frag(k, 0, True, 16), frag(k, 8, True, 16)]", "frag_overlap"),
     "frag_after_overlap": Case("[frag(k, 0, True, 16), frag(k, 8, True, 16), frag(k, 24, False, 8)]",
@@ -199,8 +216,12 @@ DROP_COUNTERS = {
     "dropped_not_our_mac", "dropped_ethertype", "dropped_not_our_ip", "arp_bad_sender",
     "dropped_unknown_protocol", "icmp_echo_broadcast_ignored", "dropped_unexpected_message",
     "dropped_no_transport", "dropped_datagram_too_big", "dropped_transport_full",
+    "icmp_bad_quote", "icmp_error_not_for_us", "icmp_error_not_ours", "icmp_error_other_protocol",
+    "icmp_request_not_delivered", "icmp_rate_limited", "transport_bad_ip_header", "transport_wrong_protocol",
+    "transport_wrong_source", "transport_bad_destination", "transport_bad_segment",
 }
-ACCEPT_COUNTERS = {"icmp_in", "icmp_echo_replies", "reassembled", "arp_replies_sent", "icmp_unreachable_sent"}
+ACCEPT_COUNTERS = {"icmp_in", "icmp_echo_replies", "reassembled", "arp_replies_sent", "icmp_unreachable_sent",
+                   "icmp_errors_to_transport"}
 BARRIER = {"icmp_in": 1, "icmp_echo_replies": 1}  # what the barrier echo adds
 # Linux's own IPv6 traffic on the link (router solicitations, MLD) goes to 33:33:... MACs.
 NOISY = {"dropped_not_our_mac"}
