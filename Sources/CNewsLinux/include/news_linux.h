@@ -153,5 +153,9 @@ int news_futex_waitv(uint32_t *const *words, const uint32_t *expected, int count
 int news_send_with_fds(int sock, const void *data, int len, const int *fds, int nfds);
 int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds);
 int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): never allowed
+// Fault injection for the seccomp argument filters; each returns 0 or -errno.
+int news_signal_other(int pid, int sig); // tgkill(pid, pid, sig), then kill(pid, sig)
+int news_map_executable(void);          // mmap of an anonymous page with PROT_EXEC
+int news_protect_executable(void);      // mmap read/write, then mprotect to read/execute
 
 #endif
