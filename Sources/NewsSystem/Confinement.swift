@@ -67,6 +67,7 @@ public enum Confinement {
     /// Drops to `user`: clears the capability bounding and ambient sets (while still root),
     /// supplementary groups, gid, uid, then whatever capabilities remain.
     public static func dropPrivileges(to user: User) throws(SystemError) {
+        guard user.uid != 0, user.gid != 0 else { throw SystemError("refusing to run as root (\(user.uid):\(user.gid))", errno: EPERM) }
         if geteuid() == 0 {
             try shim(news_drop_bounding_set(), "drop capability bounding set")
             try sys(setgroups(0, nil), "setgroups")
