@@ -119,7 +119,8 @@ int news_set_ids(uint32_t uid, uint32_t gid) {
 int news_forbidden_syscall(void) { return neg_errno(socket(AF_INET, SOCK_RAW, IPPROTO_RAW)); }
 
 int news_signal_other(int pid, int sig) {
-    if (syscall(SYS_tgkill, pid, pid, sig) < 0) return -errno;
+    // syscall() takes longs: widen explicitly, or the upper halves are undefined.
+    if (syscall(SYS_tgkill, (long)pid, (long)pid, (long)sig) < 0) return -errno;
     return neg_errno(kill(pid, sig));
 }
 
