@@ -118,6 +118,27 @@ int news_set_ids(uint32_t uid, uint32_t gid) {
 
 int news_forbidden_syscall(void) { return neg_errno(socket(AF_INET, SOCK_RAW, IPPROTO_RAW)); }
 
+int news_signal_other(int pid, int sig) {
+    // syscall() takes longs: widen explicitly, or the upper halves are undefined.
+    if (syscall(SYS_tgkill, (long)pid, (long)pid, (long)sig) < 0) return -errno;
+    return neg_errno(kill(pid, sig));
+}
+
+int news_map_executable(void) {
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -errno;
+    munmap(p, 4096);
+    return 0;
+}
+
+int news_protect_executable(void) {
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -errno;
+    int r = neg_errno(mprotect(p, 4096, PROT_READ | PROT_EXEC));
+    munmap(p, 4096);
+    return r;
+}
+
 int news_die_with_parent(int expected_parent) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return -errno;
     // The parent may have died before the prctl took effect.

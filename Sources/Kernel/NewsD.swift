@@ -44,7 +44,14 @@ struct NewsD: ParsableCommand {
         if let ipc { cfg.ipc = ipc }
         if faultInjection { cfg.faultInjection = true }
         if let controlSocket { cfg.controlSocket = controlSocket }
-        do { try cfg.validate() } catch { throw StartFailure(error.description) }
+        do {
+            try cfg.validate()
+            // Who the servers run as depends on the system's accounts; checked here so that
+            // --check-config reports it, and with the file's name.
+            _ = try cfg.resolveAccounts()
+        } catch {
+            throw StartFailure((config.map { error.withPath($0) } ?? error).description)
+        }
         if checkConfig {
             do { _ = try Supervisor.configuredRules(cfg) } catch { throw StartFailure(error.description) }
             print("configuration ok")

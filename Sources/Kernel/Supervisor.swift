@@ -11,7 +11,8 @@ final class Supervisor {
     let log = Logger(label: "newsd")
     let plumbing: Plumbing
     let cores: CoreMap
-    let user: Confinement.User
+    /// The uid and gid each server runs as: its own (see `Config.serverIDs`).
+    let serverIDs: [ServerKind: ServerIDs]
     let controlGroup: UInt32
     let binDir: String
     let startedAt = Clock.nanos()
@@ -35,9 +36,7 @@ final class Supervisor {
         self.config = config
         self.binDir = binDir
         cores = try CoreMap(configured: config.cores, allowed: try CPU.allowed())
-        user = try Confinement.lookupUser(config.user)
-        guard user.uid != 0 else { throw SystemError("user '\(config.user)' is root; servers must run unprivileged", errno: 1) }
-        controlGroup = try Confinement.lookupGroup(config.controlGroup)
+        (controlGroup, serverIDs) = try config.resolveAccounts()
         plumbing = try Plumbing(config: config, cores: cores)
         probe = ProbeEngine(channel: try plumbing.newsdChannel("newsd-vfs"), window: min(64, config.ringCapacity / 4))
         capture = CaptureEngine(channel: try plumbing.newsdChannel("nic-capture"))
@@ -67,10 +66,11 @@ final class Supervisor {
         // the UDP server's control connection from newsd (socket regions arrive on it).
         let drives: Int32? = kind == .nicdriver ? device : kind == .udpserver ? plumbing.udpControl.udp : nil
         let (fds, ends, wakeFD, deviceFD, state) = plumbing.handOver(to: kind, device: drives)
+        let ids = serverIDs[kind]!
         var args = LaunchArguments(
             server: kind.rawValue, start: fresh ? .fresh : .restart, generation: slot.generation,
             shm: config.ipc == .shm, ringCapacity: config.ringCapacity, spin: slot.spin,
-            heartbeatMillis: config.heartbeat.periodMs, cpu: slot.cpu, uid: user.uid, gid: user.gid,
+            heartbeatMillis: config.heartbeat.periodMs, cpu: slot.cpu, uid: ids.uid, gid: ids.gid,
             parentPID: Proc.pid, logLevel: config.logLevel, channels: ends)
         args.wakeFD = wakeFD
         args.lingerMicros = config.lingerMicros
@@ -93,7 +93,7 @@ final class Supervisor {
                 environment: ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"], descriptors: fds)
             slot.state = .starting
             if kind == .udpserver && !fresh { broker?.resendAll() }
-            log.info("started \(kind.rawValue) pid \(slot.child!.pid) cpu \(slot.cpu) (\(fresh ? "fresh" : "restart"), generation \(slot.generation))")
+            log.info("started \(kind.rawValue) pid \(slot.child!.pid) cpu \(slot.cpu) \(ids) (\(fresh ? "fresh" : "restart"), generation \(slot.generation))")
         } catch {
             log.error("cannot start \(kind.rawValue): \(error)")
             slots[kind] = slot
@@ -216,11 +216,12 @@ final class Supervisor {
         return next
     }
 
-    /// newsd trusts a server with traffic only once /proc shows it confined as required.
+    /// newsd trusts a server with traffic only once /proc shows it confined as required,
+    /// running as its own uid and gid (which no other server has: `Config.serverIDs`).
     private func checkConfinement(_ slot: inout ServerSlot, now: UInt64) {
-        guard let pid = slot.pid else { return }
+        guard let pid = slot.pid, let ids = serverIDs[slot.kind] else { return }
         let problem: String?
-        do { problem = try ProcStatus.read(pid: pid).confinementProblem(expectedCPU: slot.cpu) } catch {
+        do { problem = try ProcStatus.read(pid: pid).confinementProblem(expectedCPU: slot.cpu, uid: ids.uid, gid: ids.gid) } catch {
             problem = "cannot read /proc/\(pid)/status: \(error)"
         }
         if let problem {

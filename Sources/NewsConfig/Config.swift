@@ -52,8 +52,11 @@ public struct Config: Sendable, Equatable {
 
     /// `ipc`
     public var ipc: IPCMode
-    /// `user`: the user the servers run as (non-empty).
-    public var user: String
+    /// `uid_base`: server i (in `ServerKind.allCases` order) runs as uid and gid
+    /// `uid_base + i`, unless `users` names another user for it (see `serverIDs`).
+    public var uidBase = 61000
+    /// `[users]`: the user a server runs as instead of its `uid_base` ids.
+    public var users: [ServerKind: ServerUser] = [:]
     /// `control_socket`: absolute path of the control socket (at most 107 bytes).
     public var controlSocket: String
     /// `control_group`: group allowed to use the control socket (non-empty).
@@ -80,6 +83,8 @@ public struct Config: Sendable, Equatable {
     public var ip = IP()
     /// `[pf]`: the packet filter.
     public var pf = PF()
+    /// Where the parsed file had each key (for errors found later); not part of the value.
+    public var sourceLines = SourceLines()
     /// `app_group`: group allowed to use the app socket; "" = any local user.
     public var appGroup = ""
     /// `[limits]`: what applications may hold.
@@ -139,13 +144,12 @@ public struct Config: Sendable, Equatable {
     }
 
     public init(
-        ipc: IPCMode = .shm, user: String = "nobody", controlSocket: String = "/run/news/newsd.sock",
+        ipc: IPCMode = .shm, controlSocket: String = "/run/news/newsd.sock",
         controlGroup: String = "root", faultInjection: Bool = false, ringCapacity: Int = 1024,
         spin: Int = 2000, logLevel: String = "info", heartbeat: Heartbeat = Heartbeat(),
         restart: Restart = Restart(), cores: [ServerKind: Int] = [:]
     ) {
         self.ipc = ipc
-        self.user = user
         self.controlSocket = controlSocket
         self.controlGroup = controlGroup
         self.faultInjection = faultInjection
@@ -177,13 +181,20 @@ public struct Config: Sendable, Equatable {
                 config.cores = try parseCores(table)
                 continue
             }
+            if name == "users" {
+                config.users = try parseUsers(table, lines: &lines)
+                continue
+            }
             guard name.isEmpty || ConfigField.tables.contains(name) else {
-                let valid = (ConfigField.tables + ["cores"]).map { "[\($0)]" }.joined(separator: ", ")
+                let valid = (ConfigField.tables + ["cores", "users"]).map { "[\($0)]" }.joined(separator: ", ")
                 throw ConfigError(line: table.line, "unknown table [\(table.name)]; tables are: \(valid)")
             }
             let fields = ConfigField.all.filter { $0.table == name }
             for entry in table.entries {
                 guard let field = fields.first(where: { $0.key == entry.key }) else {
+                    if name.isEmpty, let why = ConfigField.removed[entry.key] {
+                        throw ConfigError(line: entry.line, key: entry.key, why)
+                    }
                     let place = name.isEmpty ? "at top level" : "in [\(name)]"
                     let valid = fields.map(\.key).joined(separator: ", ")
                     throw ConfigError(line: entry.line, key: entry.key, "unknown key \(place); keys are: \(valid)")
@@ -193,6 +204,7 @@ public struct Config: Sendable, Equatable {
             }
         }
         try config.checkRelations(lines: lines)
+        config.sourceLines.lines = lines
         return config
     }
 
@@ -213,6 +225,9 @@ public struct Config: Sendable, Equatable {
         }
         for (server, cpu) in cores where !Config.cpuRange.contains(cpu) {
             throw ConfigError(key: server.rawValue, Config.cpuMessage(found: .integer(cpu)))
+        }
+        for (server, user) in users where !user.isValid {
+            throw ConfigError(key: server.rawValue, "expected \(ServerUser.expected), found \(user.tomlValue)")
         }
         try checkRelations(lines: [:])
     }

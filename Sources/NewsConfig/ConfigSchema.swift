@@ -33,6 +33,11 @@ struct ConfigField {
 
     static let tables = ["heartbeat", "restart", "nic", "ip", "pf", "limits"]
 
+    /// Top-level keys that no longer exist, with what replaced them.
+    static let removed = [
+        "user": "no longer exists: every server runs as a uid and gid of its own, uid_base+i or the user [users] names for it; servers may not share one user",
+    ]
+
     /// Longest path that fits in `sockaddr_un.sun_path` with its terminating NUL.
     static let maxSocketPathBytes = 107
 
@@ -40,8 +45,8 @@ struct ConfigField {
         [
             ConfigField(table: "", key: "ipc", kind: .string(\.ipcName, .choice(IPCMode.allCases.map(\.rawValue))),
                         doc: "How servers exchange messages: \"shm\" (shared-memory rings, no system call when busy) or \"kernel\" (one SOCK_SEQPACKET send/recv per message)."),
-            ConfigField(table: "", key: "user", kind: .string(\.user, .nonEmpty),
-                        doc: "Unprivileged user the servers run as."),
+            ConfigField(table: "", key: "uid_base", kind: .int(\.uidBase, Config.uidBaseRange, powerOfTwo: false),
+                        doc: "Each server runs as a uid and gid of its own: server i (" + ServerKind.allCases.map(\.rawValue).joined(separator: ", ") + ") as uid_base+i, unless [users] names its user (\(Config.uidBaseRange); no account may already use these ids)."),
             ConfigField(table: "", key: "control_socket", kind: .string(\.controlSocket, .socketPath),
                         doc: "Absolute path of the control socket that newsctl connects to."),
             ConfigField(table: "", key: "app_socket", kind: .string(\.appSocket, .socketPath),
@@ -227,6 +232,13 @@ extension Config {
             + ". Empty: newsd assigns cores round-robin.\n"
         for server in ServerKind.allCases {
             if let cpu = cores[server] { out += "\(server.rawValue) = \(cpu)\n" }
+        }
+        out += "\n[users]\n"
+        out += "# The user a server runs as instead of uid_base+i, by server name: a user name (its uid and primary gid)"
+            + " or a uid (with its password entry's gid, else the same number). No two servers may share a uid or gid,"
+            + " none may be root, and none may have control_group's gid. Empty: every server's ids come from uid_base.\n"
+        for server in ServerKind.allCases {
+            if let user = users[server] { out += "\(server.rawValue) = \(user.tomlValue)\n" }
         }
         return out
     }

@@ -110,7 +110,9 @@ public struct StatusPage: @unchecked Sendable {
 public enum FaultCommand: UInt32, CaseIterable, Sendable {
     /// `scribble` is not a crash: the server corrupts the index (or, on the kernel path,
     /// sends a wrong-sized datagram) that a neighbour reads from it; nothing may restart.
-    case segv = 1, abort, kill, hang, exit, syscall, scribble
+    /// `signal`, `execmem` and `execprotect` try what the seccomp argument filters forbid:
+    /// signalling newsd, mapping memory executable, making mapped memory executable.
+    case segv = 1, abort, kill, hang, exit, syscall, scribble, signal, execmem, execprotect
     public var name: String { String(describing: self) }
     public init?(name: String) {
         guard let c = FaultCommand.allCases.first(where: { $0.name == name }) else { return nil }

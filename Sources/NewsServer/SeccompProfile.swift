@@ -1,7 +1,9 @@
 import NewsConfig
+import NewsSystem
 
-/// Per-server system-call allowlists. Everything not listed kills the process (the filter's
-/// default action), which newsd reports as a seccomp violation.
+/// Per-server system-call allowlists. Everything not listed, and every listed call whose
+/// arguments fail its conditions, kills the process (the filter's default action), which
+/// newsd reports as a seccomp violation.
 public enum SeccompProfile {
     /// What the server loop itself needs once it is confined: channel I/O (futex, the
     /// kernel-path socket calls, poll), memory management for the Swift runtime, time,
@@ -9,10 +11,10 @@ public enum SeccompProfile {
     static let base: [String] = [
         "read", "write", "writev", "close", "futex", "poll", "ppoll",
         "sendto", "recvfrom", "sendmsg", "recvmsg",
-        "mmap", "munmap", "mremap", "madvise", "brk", "mprotect",
+        "munmap", "mremap", "madvise", "brk",
         "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "sched_yield",
         "getpid", "gettid", "getrandom", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
-        "tgkill", "restart_syscall", "exit", "exit_group",
+        "restart_syscall", "exit", "exit_group",
     ]
 
     /// Extra calls a server needs beyond the loop, per server, so that no server carries
@@ -26,7 +28,17 @@ public enum SeccompProfile {
         .nicdriver: ["futex_waitv"],
     ]
 
-    public static func allowlist(for server: ServerKind) -> [String] {
-        base + (extras[server] ?? [])
+    /// The filter for `server` running as process `pid`. Memory may be mapped and
+    /// re-protected, never executable: a server that is taken over cannot load code of its
+    /// own. Signals go only to the process itself (abort() and raise() use
+    /// tgkill(getpid(), gettid(), sig)): kill, tkill, rt_sigqueueinfo, rt_tgsigqueueinfo
+    /// and pidfd_send_signal are not allowed at all, so no server can signal newsd or
+    /// another server.
+    public static func rules(for server: ServerKind, pid: Int32) -> [Confinement.SyscallRule] {
+        (base + (extras[server] ?? [])).map { Confinement.SyscallRule($0) } + [
+            .withoutExecute("mmap"),
+            .withoutExecute("mprotect"),
+            .signalOnlySelf("tgkill", pid: pid),
+        ]
     }
 }

@@ -19,8 +19,9 @@ public final class ServerRuntime {
     var quarantined: [Bool]
 
     /// Entry point of every server executable: never returns. `makeCore` builds the
-    /// server's protocol core once its channels are attached (before confinement, so it may
-    /// still map memory); nil for a server that only forwards probes.
+    /// server's protocol core once its channels are attached: after privileges are dropped,
+    /// before seccomp (so it may still make start-up-only calls); nil for a server that only
+    /// forwards probes.
     public static func main(_ kind: ServerKind, makeCore: ((ServerContext) throws -> (any ServerCore)?)? = nil) -> Never {
         let raw = Array(CommandLine.arguments.dropFirst())
         let args: LaunchArguments
@@ -49,9 +50,22 @@ public final class ServerRuntime {
         self.kind = kind
         self.args = args
         self.log = log
-        try Confinement.dieWithParent(args.parentPID)
 
-        // 1. Map what newsd handed over (before confinement: mmap of inherited descriptors).
+        // 1. Confine first, in this order: pin and bind memory; drop to this server's own
+        //    uid and gid (with the capability bounding set and supplementary groups, which
+        //    need root); then the parent-death signal, which the kernel clears whenever the
+        //    uid or gid changes; then no_new_privs. Only then is shared memory read: ring
+        //    indices (repaired on a restart) and the state makeCore parses are written by
+        //    other processes, and a mistake in reading them must not run as root. Mapping
+        //    descriptors newsd handed over needs no privilege. Seccomp comes last (step 3),
+        //    so that calls only start-up makes need not stay allowed.
+        try CPU.pin(to: args.cpu)
+        let node = Confinement.bindMemory(toNodeOf: args.cpu)
+        try Confinement.dropPrivileges(to: .init(uid: args.uid, gid: args.gid))
+        try Confinement.dieWithParent(args.parentPID)
+        try Confinement.setNoNewPrivileges()
+
+        // 2. Map what newsd handed over, attach the channels, build the core.
         let statusRegion = try SharedRegion(fd: LaunchArguments.statusFD, size: StatusPage.regionSize, name: "status")
         status = StatusPage(at: statusRegion.base)
         let bellRegion = try SharedRegion(fd: LaunchArguments.doorbellFD, size: Doorbell.regionSize, name: "doorbell")
@@ -72,14 +86,9 @@ public final class ServerRuntime {
             waiter.extraBells = core?.extraBells ?? []
         }
 
-        // 2. Confine: pin, bind memory, drop privileges, no_new_privs, seccomp, in that order
-        //    (each step needs privileges the next one removes).
-        try CPU.pin(to: args.cpu)
-        let node = Confinement.bindMemory(toNodeOf: args.cpu)
-        try Confinement.dropPrivileges(to: .init(uid: args.uid, gid: args.gid))
-        try Confinement.setNoNewPrivileges()
         log.info("\(args.start) start, generation \(args.generation), cpu \(args.cpu), numa node \(node.map(String.init) ?? "none"), \(args.shm ? "shm" : "kernel") channels: \(args.channels.map(\.name).joined(separator: ","))")
-        try Confinement.installSeccomp(allowing: SeccompProfile.allowlist(for: kind))
+        // 3. The system-call filter, with this process's pid for the signal rule.
+        try Confinement.installSeccomp(allowing: SeccompProfile.rules(for: kind, pid: Proc.pid))
     }
 
     /// Attaches one channel end. On a restart the rings may hold anything a crash left: a
@@ -212,6 +221,19 @@ public final class ServerRuntime {
         case .syscall:
             let r = Confinement.attemptForbiddenSyscall()
             log.critical("forbidden system call was allowed (returned \(r))")
+            Proc.exitImmediately(4)
+        case .signal:
+            // Play a server taken over that attacks its supervisor.
+            let r = Confinement.attemptSignal(to: args.parentPID)
+            log.critical("signalling newsd (pid \(args.parentPID)) was allowed (returned \(r))")
+            Proc.exitImmediately(4)
+        case .execmem:
+            let r = Confinement.attemptExecutableMapping()
+            log.critical("mapping memory executable was allowed (returned \(r))")
+            Proc.exitImmediately(4)
+        case .execprotect:
+            let r = Confinement.attemptMakingExecutable()
+            log.critical("making memory executable was allowed (returned \(r))")
             Proc.exitImmediately(4)
         }
     }

@@ -13,15 +13,21 @@ public enum Confinement {
         public init(uid: UInt32, gid: UInt32) { self.uid = uid; self.gid = gid }
     }
 
-    /// Resolves a user name (or a numeric uid) from the password database; newsd does this
-    /// before spawning, since the confined server cannot read /etc/passwd.
-    public static func lookupUser(_ name: String) throws(SystemError) -> User {
-        if let uid = UInt32(name) {
-            let gid = getpwuid(uid)?.pointee.pw_gid ?? uid
-            return User(uid: uid, gid: gid)
-        }
-        guard let pw = getpwnam(name) else { throw SystemError("unknown user '\(name)'", errno: ENOENT) }
+    /// The password and group databases, read before spawning: a confined server cannot
+    /// read /etc/passwd.
+    public static func userNamed(_ name: String) -> User? {
+        guard let pw = getpwnam(name) else { return nil }
         return User(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)
+    }
+
+    public static func userWithUID(_ uid: UInt32) -> (name: String, gid: UInt32)? {
+        guard let pw = getpwuid(uid) else { return nil }
+        return (String(cString: pw.pointee.pw_name), pw.pointee.pw_gid)
+    }
+
+    public static func groupWithGID(_ gid: UInt32) -> String? {
+        guard let gr = getgrgid(gid) else { return nil }
+        return String(cString: gr.pointee.gr_name)
     }
 
     public static func lookupGroup(_ name: String) throws(SystemError) -> UInt32 {
@@ -30,7 +36,9 @@ public enum Confinement {
         return gr.pointee.gr_gid
     }
 
-    /// Kills this process when newsd dies, so no server outlives its supervisor.
+    /// Kills this process when newsd dies, so no server outlives its supervisor. Call it
+    /// after `dropPrivileges`: the kernel clears the parent-death signal whenever the
+    /// process's uid or gid changes.
     public static func dieWithParent(_ parent: Int32) throws(SystemError) {
         try shim(news_die_with_parent(parent), "prctl(PR_SET_PDEATHSIG)")
     }
@@ -59,6 +67,7 @@ public enum Confinement {
     /// Drops to `user`: clears the capability bounding and ambient sets (while still root),
     /// supplementary groups, gid, uid, then whatever capabilities remain.
     public static func dropPrivileges(to user: User) throws(SystemError) {
+        guard user.uid != 0, user.gid != 0 else { throw SystemError("refusing to run as root (\(user.uid):\(user.gid))", errno: EPERM) }
         if geteuid() == 0 {
             try shim(news_drop_bounding_set(), "drop capability bounding set")
             try sys(setgroups(0, nil), "setgroups")
@@ -73,18 +82,59 @@ public enum Confinement {
         try shim(news_set_no_new_privs(), "prctl(PR_SET_NO_NEW_PRIVS)")
     }
 
-    /// Installs a filter that allows exactly `syscalls` (by name) and kills the whole process
-    /// on anything else. Unknown names are an error: a typo must not silently widen nothing.
-    public static func installSeccomp(allowing syscalls: [String]) throws(SystemError) {
+    /// One system call a seccomp filter allows, on conditions on its arguments (all must hold).
+    public struct SyscallRule: Sendable, Equatable {
+        public enum Condition: Sendable, Equatable {
+            /// Argument `argument` (0-based) equals `value`, all 64 bits.
+            case equals(argument: UInt32, value: UInt64)
+            /// Argument `argument` and `mask` equals `value`.
+            case maskedEquals(argument: UInt32, mask: UInt64, value: UInt64)
+        }
+
+        public let name: String
+        public let conditions: [Condition]
+
+        public init(_ name: String, when conditions: [Condition] = []) {
+            self.name = name
+            self.conditions = conditions
+        }
+
+        /// `mmap` or `mprotect` (whose third argument is the protection), allowed only
+        /// without PROT_EXEC: no confined server makes memory executable.
+        public static func withoutExecute(_ name: String) -> SyscallRule {
+            SyscallRule(name, when: [.maskedEquals(argument: 2, mask: UInt64(PROT_EXEC), value: 0)])
+        }
+
+        /// `tgkill`, allowed only with this process as the thread group (its first
+        /// argument), which is how abort() and raise() signal the calling thread.
+        public static func signalOnlySelf(_ name: String, pid: Int32) -> SyscallRule {
+            SyscallRule(name, when: [.equals(argument: 0, value: UInt64(UInt32(bitPattern: pid)))])
+        }
+    }
+
+    /// Installs a filter that allows exactly `rules` and kills the whole process on anything
+    /// else (a call whose arguments fail the conditions included). Unknown names are an
+    /// error: a typo must not silently widen nothing.
+    public static func installSeccomp(allowing rules: [SyscallRule]) throws(SystemError) {
         guard let ctx = seccomp_init(UInt32(SCMP_ACT_KILL_PROCESS)) else {
             throw SystemError("seccomp_init", errno: ENOMEM)
         }
         defer { seccomp_release(ctx) }
-        for name in syscalls {
-            let nr = seccomp_syscall_resolve_name(name)
-            guard nr != __NR_SCMP_ERROR else { throw SystemError("seccomp: unknown system call '\(name)'", errno: EINVAL) }
-            let r = seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), nr, 0, nil)
-            guard r == 0 else { throw SystemError("seccomp_rule_add \(name)", errno: -r) }
+        for rule in rules {
+            let nr = seccomp_syscall_resolve_name(rule.name)
+            guard nr != __NR_SCMP_ERROR else { throw SystemError("seccomp: unknown system call '\(rule.name)'", errno: EINVAL) }
+            let comparisons = rule.conditions.map { condition -> scmp_arg_cmp in
+                switch condition {
+                case .equals(let arg, let value):
+                    scmp_arg_cmp(arg: arg, op: SCMP_CMP_EQ, datum_a: value, datum_b: 0)
+                case .maskedEquals(let arg, let mask, let value):
+                    scmp_arg_cmp(arg: arg, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)
+                }
+            }
+            let r = comparisons.withUnsafeBufferPointer {
+                seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), nr, UInt32($0.count), $0.baseAddress)
+            }
+            guard r == 0 else { throw SystemError("seccomp_rule_add \(rule.name)", errno: -r) }
         }
         let r = seccomp_load(ctx)
         guard r == 0 else { throw SystemError("seccomp_load", errno: -r) }
@@ -92,4 +142,16 @@ public enum Confinement {
 
     /// For fault injection: a system call no server's allowlist contains.
     public static func attemptForbiddenSyscall() -> Int32 { news_forbidden_syscall() }
+
+    /// For fault injection: sends SIGTERM to process `pid` with tgkill, then with kill;
+    /// returns the first failure (negative errno), or 0 if both were delivered. Under the
+    /// servers' filter the first call already kills the caller.
+    public static func attemptSignal(to pid: Int32) -> Int32 { news_signal_other(pid, SIGTERM) }
+
+    /// For fault injection: maps an anonymous page readable, writable and executable.
+    public static func attemptExecutableMapping() -> Int32 { news_map_executable() }
+
+    /// For fault injection: maps an anonymous page read/write (allowed), then mprotects it
+    /// to read/execute.
+    public static func attemptMakingExecutable() -> Int32 { news_protect_executable() }
 }

@@ -58,7 +58,9 @@ final class ProcStatusTests: XCTestCase {
     let confined = """
         Name:\tipserver
         State:\tS (sleeping)
-        Uid:\t65534\t65534\t65534\t65534
+        Uid:\t61002\t61002\t61002\t61002
+        Gid:\t61002\t61002\t61002\t61002
+        Groups:\t
         CapEff:\t0000000000000000
         NoNewPrivs:\t1
         Seccomp:\t2
@@ -67,17 +69,63 @@ final class ProcStatusTests: XCTestCase {
 
     func testAConfinedServerPasses() {
         let s = ProcStatus.parse(confined)
-        XCTAssertEqual(s.uid, 65534)
-        XCTAssertNil(s.confinementProblem(expectedCPU: 1))
-        XCTAssertNotNil(s.confinementProblem(expectedCPU: 0), "wrong core")
+        XCTAssertEqual(s.uid, 61002)
+        XCTAssertEqual(s.gids, [61002, 61002, 61002, 61002])
+        XCTAssertEqual(s.groups, [])
+        XCTAssertNil(s.confinementProblem(expectedCPU: 1, uid: 61002, gid: 61002))
+        XCTAssertNotNil(s.confinementProblem(expectedCPU: 0, uid: 61002, gid: 61002), "wrong core")
     }
 
     func testEachMissingStepIsNamed() {
-        let cases = [("Uid:\t65534", "Uid:\t0"), ("CapEff:\t0000000000000000", "CapEff:\t000001ffffffffff"),
-                     ("Seccomp:\t2", "Seccomp:\t0"), ("NoNewPrivs:\t1", "NoNewPrivs:\t0")]
+        let cases = [("Uid:\t61002", "Uid:\t0"), ("CapEff:\t0000000000000000", "CapEff:\t000001ffffffffff"),
+                     ("Seccomp:\t2", "Seccomp:\t0"), ("NoNewPrivs:\t1", "NoNewPrivs:\t0"),
+                     ("Groups:\t", "Groups:\t27"), ("Groups:\t\n", "")]
         for (good, bad) in cases {
             let text = confined.replacingOccurrences(of: good, with: bad)
-            XCTAssertNotNil(ProcStatus.parse(text).confinementProblem(expectedCPU: 1), bad)
+            XCTAssertNotNil(ProcStatus.parse(text).confinementProblem(expectedCPU: 1, uid: 61002, gid: 61002), bad)
+        }
+    }
+
+    /// Each of the four ids must be the server's own: another server's uid in any of them
+    /// (the saved one, say) is refused as surely as root's.
+    func testEveryIdMustBeTheServersOwn() {
+        for field in ["Uid", "Gid"] {
+            for position in 0..<4 {
+                var ids = Array(repeating: "61002", count: 4)
+                ids[position] = "61003"
+                let line = "\(field):\t" + ids.joined(separator: "\t")
+                let text = confined.replacingOccurrences(of: "\(field):\t61002\t61002\t61002\t61002", with: line)
+                let problem = ProcStatus.parse(text).confinementProblem(expectedCPU: 1, uid: 61002, gid: 61002)
+                XCTAssertTrue(problem?.contains("not its own") == true, "\(line): \(problem ?? "passed")")
+            }
+        }
+        let s = ProcStatus.parse(confined)
+        XCTAssertNotNil(s.confinementProblem(expectedCPU: 1, uid: 61003, gid: 61002), "another server's uid")
+        XCTAssertNotNil(s.confinementProblem(expectedCPU: 1, uid: 61002, gid: 61003), "another server's gid")
+        let root = confined.replacingOccurrences(of: "61002", with: "0")
+        XCTAssertNotNil(ProcStatus.parse(root).confinementProblem(expectedCPU: 1, uid: 0, gid: 0), "root is never a server's own")
+    }
+}
+
+final class SeccompProfileTests: XCTestCase {
+    /// The signal and execute rules of every server's filter: the calls that could reach
+    /// another process or load code are absent or tied to conditions.
+    func testSignalsOnlyToSelfAndNoExecutableMemory() {
+        for kind in ServerKind.allCases {
+            let rules = SeccompProfile.rules(for: kind, pid: 4242)
+            let names = rules.map(\.name)
+            XCTAssertEqual(Set(names).count, names.count, "\(kind): a call listed twice would allow it unconditionally")
+            for forbidden in ["kill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal", "pkey_mprotect",
+                              "ptrace", "process_vm_writev", "execve", "execveat", "socket", "open", "openat"] {
+                XCTAssertFalse(names.contains(forbidden), "\(kind) allows \(forbidden)")
+            }
+            XCTAssertEqual(rules.first { $0.name == "tgkill" }?.conditions, [.equals(argument: 0, value: 4242)], "\(kind)")
+            for call in ["mmap", "mprotect"] {
+                XCTAssertEqual(rules.first { $0.name == call }?.conditions,
+                               [.maskedEquals(argument: 2, mask: 4 /* PROT_EXEC */, value: 0)], "\(kind) \(call)")
+            }
+            // Every other rule is unconditional, so these three are the only conditional ones.
+            XCTAssertEqual(rules.filter { !$0.conditions.isEmpty }.map(\.name).sorted(), ["mmap", "mprotect", "tgkill"], "\(kind)")
         }
     }
 }

@@ -26,7 +26,7 @@ final class ConfigTests: XCTestCase {
     static let fullFile = """
         # every key, none at its default
         ipc = "kernel"
-        user = 'news'
+        uid_base = 70_000
         control_socket = "/tmp/news/ctl.sock"
         control_group = "wheel"
         fault_injection = true
@@ -49,20 +49,30 @@ final class ConfigTests: XCTestCase {
         nicdriver = 1
         vfs = 0
         tcpserver = 63
+
+        [users]
+        ipserver = 'news-ip'
+        vfs = "70100"
         """
 
-    static let fullConfig = Config(
-        ipc: .kernel, user: "news", controlSocket: "/tmp/news/ctl.sock", controlGroup: "wheel",
-        faultInjection: true, ringCapacity: 4096, spin: 0, logLevel: "debug",
-        heartbeat: .init(periodMs: 100),
-        restart: .init(backoffInitialMs: 50, backoffMaxMs: 5000, intensity: 3, windowS: 60, stableS: 0,
-                       startupTimeoutMs: 1500),
-        cores: [.nicdriver: 1, .vfs: 0, .tcpserver: 63])
+    static let fullConfig: Config = {
+        var c = Config(
+            ipc: .kernel, controlSocket: "/tmp/news/ctl.sock", controlGroup: "wheel",
+            faultInjection: true, ringCapacity: 4096, spin: 0, logLevel: "debug",
+            heartbeat: .init(periodMs: 100),
+            restart: .init(backoffInitialMs: 50, backoffMaxMs: 5000, intensity: 3, windowS: 60, stableS: 0,
+                           startupTimeoutMs: 1500),
+            cores: [.nicdriver: 1, .vfs: 0, .tcpserver: 63])
+        c.uidBase = 70000
+        c.users = [.ipserver: .name("news-ip"), .vfs: .uid(70100)]
+        return c
+    }()
 
     func testDefaults() throws {
         let d = Config.default
         XCTAssertEqual(d.ipc, .shm)
-        XCTAssertEqual(d.user, "nobody")
+        XCTAssertEqual(d.uidBase, 61000)
+        XCTAssertEqual(d.users, [:])
         XCTAssertEqual(d.controlSocket, "/run/news/newsd.sock")
         XCTAssertEqual(d.controlGroup, "root")
         XCTAssertFalse(d.faultInjection)
@@ -96,7 +106,7 @@ final class ConfigTests: XCTestCase {
 
     func testRoundTrip() throws {
         var odd = Self.fullConfig
-        odd.user = "we\"ird\\ name\twith\nnewline é"
+        odd.users = [.nicdriver: .name("we\"ird\\name$"), .packetfilter: .uid(4_294_967_294)]
         odd.controlGroup = "'single'"
         odd.cores = Dictionary(uniqueKeysWithValues: ServerKind.allCases.enumerated().map { ($1, $0 * 2) })
         var link = Config.default
@@ -117,13 +127,14 @@ final class ConfigTests: XCTestCase {
             keys.append(String(line.split(separator: " ")[0]))
             XCTAssertTrue(i > 0 && lines[i - 1].hasPrefix("# "), "no comment above \(line)")
         }
-        XCTAssertEqual(keys, ["ipc", "user", "control_socket", "app_socket", "app_group", "control_group", "fault_injection", "ring_capacity",
+        XCTAssertEqual(keys, ["ipc", "uid_base", "control_socket", "app_socket", "app_group", "control_group", "fault_injection", "ring_capacity",
                               "spin", "linger_us", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "cable", "cable_side", "tap", "netns", "mac",
                               "in_loss", "in_duplicate", "in_reorder", "in_delay_us",
                               "out_loss", "out_duplicate", "out_reorder", "out_delay_us",
                               "address", "gateway", "mtu", "rules", "apps_per_uid", "sockets_per_uid", "apps", "sockets"])
-        XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]"))
+        XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]")
+                      && lines.contains("[users]"))
         XCTAssertTrue(lines.contains("[nic]") && lines.contains("[ip]"))
     }
 
@@ -141,7 +152,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testUnknownKey() {
-        assertConfigError("user = \"x\"\nusr = \"y\"", line: 2, key: "usr", contains: "unknown key")
+        assertConfigError("spin = 1\nspn = 2", line: 2, key: "spn", contains: "unknown key")
         assertConfigError("[heartbeat]\n\nperiod = 5", line: 3, key: "period", contains: "period_ms")
         // A key valid in one table is unknown in another.
         assertConfigError("[restart]\nperiod_ms = 100", line: 2, key: "period_ms", contains: "[restart]")
@@ -162,7 +173,7 @@ final class ConfigTests: XCTestCase {
         assertConfigError("[heartbeat]\nperiod_ms = \"abc\"", line: 2, key: "period_ms",
                           contains: "expected an integer in 20...60000, found \"abc\"")
         assertConfigError("fault_injection = 1", line: 1, key: "fault_injection", contains: "true or false")
-        assertConfigError("user = 5", line: 1, key: "user", contains: "string")
+        assertConfigError("control_group = 5", line: 1, key: "control_group", contains: "string")
         assertConfigError("ipc = shm", line: 1, key: "ipc", contains: "expected a value")
         assertConfigError("spin = [1]", line: 1, key: "spin", contains: "found [1]")
         assertConfigError("[cores]\nvfs = \"1\"", line: 2, key: "vfs", contains: "CPU number in 0...63")
@@ -178,7 +189,7 @@ final class ConfigTests: XCTestCase {
         assertConfigError("log_level = \"verbose\"", line: 1, key: "log_level", contains: "\"critical\"")
         assertConfigError("ipc = \"pipe\"", line: 1, key: "ipc", contains: "\"shm\", \"kernel\"")
         assertConfigError("control_socket = \"relative.sock\"", line: 1, key: "control_socket", contains: "absolute")
-        assertConfigError("user = ''", line: 1, key: "user", contains: "non-empty")
+        assertConfigError("control_group = ''", line: 1, key: "control_group", contains: "non-empty")
         // Bounds themselves are accepted.
         XCTAssertEqual(try Config.parse("[heartbeat]\nperiod_ms = 20").heartbeat.periodMs, 20)
         XCTAssertEqual(try Config.parse("spin = 1_000_000").spin, 1_000_000)
@@ -206,7 +217,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testUnterminatedString() {
-        assertConfigError("user = \"news", line: 1, key: "user", contains: "unterminated")
+        assertConfigError("control_group = \"news", line: 1, key: "control_group", contains: "unterminated")
     }
 
     func testGarbageLine() {

@@ -5,7 +5,7 @@ echo app; every datagram comes back intact, in both ipc modes. No namespace, no 
 import os
 import subprocess
 
-from newsutil import binary
+from newsutil import binary, proc_status
 
 
 def test_two_news_instances_over_a_cable(start_news, ipc, tmp_path):
@@ -13,8 +13,13 @@ def test_two_news_instances_over_a_cable(start_news, ipc, tmp_path):
     try:
         a = start_news(ipc=ipc, subdir="a", nic={"backend": "cable", "cable": cable, "cable_side": "a"},
                        ip={"address": "198.18.0.2/24"})
+        # Each instance's servers have ids of their own (uid_base), so the two drivers that
+        # share the cable run as different uids: nothing on the cable may depend on one uid.
         b = start_news(ipc=ipc, subdir="b", nic={"backend": "cable", "cable": cable, "cable_side": "b",
-                                                 "mac": "02:4e:57:53:00:03"}, ip={"address": "198.18.0.3/24"})
+                                                 "mac": "02:4e:57:53:00:03"}, ip={"address": "198.18.0.3/24"},
+                       uid_base=62000)
+        drivers = [proc_status(n.server("nicdriver")["pid"])["Uid"].split()[0] for n in (a, b)]
+        assert drivers == ["61000", "62000"], drivers
         st = os.stat(cable)
         # A tmpfs file cannot be sealed: only root may hold it, or anyone could truncate it
         # under both NIC drivers.

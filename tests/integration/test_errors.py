@@ -16,6 +16,8 @@ BAD_CONFIGS = {  # name -> (text, line, text the message must contain)
     "out_of_range": ('\n[restart]\nintensity = 0\n', 3, "key 'intensity'"),
     "unknown_server": ('[cores]\nipserver = 0\nnosuch = 0\n', 3, "key 'nosuch'"),
     "garbage_line": ('ipc = "shm"\nthis is garbage\n', 2, "this is garbage"),
+    "removed_user": ('ipc = "shm"\nuser = "nobody"\n', 2, "key 'user'"),
+    "root_server": ('[users]\nipserver = 1\nvfs = "root"\n', 3, "key 'vfs'"),
 }
 
 

@@ -14,6 +14,9 @@ FAULTS = {  # --how -> check on last_exit
     "kill": lambda e: "SIGKILL" in e,
     "exit": lambda e: "exit code 3" in e,
     "syscall": lambda e: "seccomp violation" in e,
+    "signal": lambda e: e == "seccomp violation (SIGSYS)",       # tgkill to newsd
+    "execmem": lambda e: e == "seccomp violation (SIGSYS)",      # mmap with PROT_EXEC
+    "execprotect": lambda e: e == "seccomp violation (SIGSYS)",  # mprotect adding PROT_EXEC
     "hang": lambda e: e.startswith("hang"),
 }
 

@@ -172,5 +172,9 @@ int news_get_seals(int fd);              // the seal bits, or -errno (EINVAL: no
 int news_seals_fix_size(int seals);      // 1 if `seals` holds SHRINK, GROW and SEAL
 // Supplementary groups of a unix-socket peer (SO_PEERGROUPS); returns how many (at most max).
 int news_peer_groups(int fd, uint32_t *gids, int max);
+// Fault injection for the seccomp argument filters; each returns 0 or -errno.
+int news_signal_other(int pid, int sig); // tgkill(pid, pid, sig), then kill(pid, sig)
+int news_map_executable(void);          // mmap of an anonymous page with PROT_EXEC
+int news_protect_executable(void);      // mmap read/write, then mprotect to read/execute
 
 #endif
