@@ -105,6 +105,9 @@ def scribble(path, seconds):
     sid, region, kick = c.udp()
     size = os.fstat(region).st_size
     m = mmap.mmap(region, size)
+    # Let the UDP server take the socket over first (a header scribbled before that only
+    # makes it refuse the socket), then break it under the server's feet.
+    time.sleep(0.5)
     rng = random.Random(1)
     writes = 0
     deadline = time.monotonic() + seconds
