@@ -11,17 +11,18 @@
 # --baseline DIR adds an older build (its newsd, servers, newsecho and newsbench eagain, e.g.
 # `scripts/build-baseline.sh REV` prints such a DIR) to every round, so that a change is
 # measured against what it replaces on the same machine in the same run.
-# Usage: scripts/bench-udp.sh [--rounds N] [--baseline DIR] [--requests N] [--in-flight 1,32]
+# Usage: scripts/bench-udp.sh [--rounds N] [--modes shm,kernel] [--baseline DIR] [--requests N] [--in-flight 1,32]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-udp.sh: run as root (namespaces, newsd)" >&2; exit 1; }
 swift build -c release 2>&1 | tail -n 1
 bin="$(swift build -c release --show-bin-path)"
-rounds=5; baseline=""; pass=()
+rounds=5; baseline=""; modes="shm kernel"; pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --baseline) baseline="$(cd "$2" && pwd)"; shift 2 ;;
+        --modes) modes="${2//,/ }"; shift 2 ;;
         *) pass+=("$1"); shift ;;
     esac
 done
@@ -88,7 +89,7 @@ builds=("news=$bin")
 [ -n "$baseline" ] && builds+=("base=$baseline")
 : > "$dir/rows.csv"
 for round in $(seq "$rounds"); do
-    for mode in shm kernel; do
+    for mode in $modes; do
         for entry in "${builds[@]}"; do
             build="${entry%%=*}"; bdir="${entry#*=}"
             start_news "$mode" "$bdir"

@@ -7,8 +7,9 @@ public final class Waiter {
     public let bell: Doorbell?
     public let spin: Int
     public let ownEventFD: Int32
-    /// The doorbell used when sleeping in poll (kept on the kernel path too: applications
-    /// reach a server with a device through it whatever the servers' ipc mode).
+    /// The doorbell used when sleeping in poll. It is kept on the kernel path too, so that a
+    /// server with a device sleeps the same way in both modes; applications never hold it
+    /// (they wake the UDP server through their sockets' own kicks).
     public let pollBell: Doorbell?
     public private(set) var sleeps: UInt64 = 0
     /// More doorbells this process answers to (the NIC driver's end of a shared-memory

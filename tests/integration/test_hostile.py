@@ -173,8 +173,8 @@ def test_scribbling_over_its_header_and_rings_hurts_only_itself(arena):
     assert udp.get("socket_ring_corrupt", 0) >= 1, udp
 
 
-def test_a_forged_binding_is_not_adopted_across_a_udpserver_restart(arena):
-    a = arena()
+def test_a_forged_binding_is_not_adopted_across_a_udpserver_restart(arena, ipc):
+    a = arena(ipc=ipc)
     wait = a.stream(6)
     h = a.hostile("forge", str(VICTIM_PORT), "5")
     assert json.loads(h.stdout.readline())["forged_port"] == VICTIM_PORT
@@ -226,8 +226,8 @@ def test_holding_connections_and_sockets_past_the_limits_is_refused_to_that_uid_
     assert a.news.counters("newsd")["apps_refused"] >= 1
 
 
-def test_draining_flooding_and_closing_its_kick_hurts_only_itself(arena):
-    a = arena()
+def test_draining_flooding_and_closing_its_kick_hurts_only_itself(arena, ipc):
+    a = arena(ipc=ipc)
     wait = a.stream(8)
     udp_before = a.news.counters("udpserver")
     r = finished(a.hostile("kicks", "6"), timeout=30)
