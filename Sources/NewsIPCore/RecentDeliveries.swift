@@ -22,6 +22,9 @@ public struct RecentDeliveries: Sendable {
     struct Entry: Sendable {
         var digest: UInt64 = 0
         var at: UInt64 = 0
+        /// When it was recorded among all records: the oldest goes first even when many
+        /// share one timestamp (a batch handled in one pass of the loop).
+        var order: UInt64 = 0
         var used = false
     }
 
@@ -30,6 +33,7 @@ public struct RecentDeliveries: Sendable {
     let key: (UInt64, UInt64)
     /// Live entries pushed out by newer deliveries before anyone asked about them.
     public private(set) var displaced: UInt64 = 0
+    private var recorded: UInt64 = 0
 
     public init(configuration: Configuration = Configuration()) {
         precondition(configuration.sets > 0 && configuration.sets & (configuration.sets - 1) == 0 && configuration.ways > 0)
@@ -51,10 +55,11 @@ public struct RecentDeliveries: Sendable {
         for i in base ..< base + configuration.ways {
             let e = entries[i]
             if !e.used || !fresh(e, now: now) { victim = i; break }
-            if e.at < entries[victim].at { victim = i }
+            if e.order < entries[victim].order { victim = i }
         }
         if entries[victim].used && fresh(entries[victim], now: now) { displaced &+= 1 }
-        entries[victim] = Entry(digest: d, at: now, used: true)
+        recorded &+= 1
+        entries[victim] = Entry(digest: d, at: now, order: recorded, used: true)
     }
 
     /// Whether a datagram quoted as `quote` was delivered within the age limit; if so its

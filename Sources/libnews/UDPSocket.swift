@@ -102,12 +102,13 @@ public final class UDPSocket {
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> (count: Int, from: Address) {
         guard !closed else { throw SocketError(errno: Errno.badDescriptor) }
         while true {
-            // The common failing case costs one load of the ring's head and one of the
-            // header's error word.
-            if channel.hasInput, let r = try receiveNow(into: buffer) { return r }
+            // The common failing case costs one load of the header's error word and one of
+            // the ring's head. A pending asynchronous error comes before queued data, as
+            // on Linux (udp_recvmsg checks sock_error first).
             try takeError()
+            if channel.hasInput, let r = try receiveNow(into: buffer) { return r }
             if nonBlocking { throw SocketError(errno: Errno.again) }
-            header.appBell.sleep(timeoutNanos: nil) { channel.hasInput }
+            header.appBell.sleep(timeoutNanos: nil) { channel.hasInput || header.error != 0 }
         }
     }
 
@@ -128,8 +129,9 @@ public final class UDPSocket {
         return result
     }
 
-    /// Whether a receive would complete now (no system call).
-    public var readable: Bool { channel.hasInput }
+    /// Whether a receive would complete now, with data or with a pending error (poll's
+    /// POLLERR). No system call.
+    public var readable: Bool { channel.hasInput || header.error != 0 }
 
     public func close() {
         guard !closed else { return }
