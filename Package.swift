@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "NewsIPCore", dependencies: ["NewsWire"]),
         .target(name: "NewsFilter", dependencies: ["NewsWire"]),
         .target(name: "NewsUDP", dependencies: ["NewsIPCore"]),
+        // The TCP protocol core: pure (segments and time in, segments and events out).
+        .target(name: "NewsTCP"),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig", "NewsWire",
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore", "NewsWire"]),
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
+        .testTarget(name: "NewsTCPTests", dependencies: ["NewsTCP"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),

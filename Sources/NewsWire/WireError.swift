@@ -48,6 +48,8 @@ public enum WireError: Error, Equatable, Hashable, Sendable, CaseIterable {
     case tcpTruncated
     /// Data Offset < 5 words or beyond the segment.
     case tcpBadDataOffset
+    /// An option whose length is below 2, runs past the header, or does not fit its kind.
+    case tcpBadOption
 
     /// Stable snake_case name, used as a drop counter (`ipv4_bad_checksum`).
     public var counterName: String {
@@ -73,6 +75,7 @@ public enum WireError: Error, Equatable, Hashable, Sendable, CaseIterable {
         case .udpBadChecksum: "udp_bad_checksum"
         case .tcpTruncated: "tcp_truncated"
         case .tcpBadDataOffset: "tcp_bad_data_offset"
+        case .tcpBadOption: "tcp_bad_option"
         }
     }
 }

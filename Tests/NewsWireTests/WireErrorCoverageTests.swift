@@ -40,6 +40,7 @@ final class WireErrorCoverageTests: XCTestCase {
         }
         record([0, 1], { buf throws(WireError) in _ = try TCPHeaderView(buf) })
         record([UInt8](repeating: 0, count: 20), { buf throws(WireError) in _ = try TCPHeaderView(buf) })
+        record([2, 1], { buf throws(WireError) in _ = try TCPOptions(parsing: buf) })
 
         XCTAssertEqual(seen, Set(WireError.allCases),
                        "never produced: \(Set(WireError.allCases).subtracting(seen).map(\.counterName))")
