@@ -20,6 +20,8 @@ public protocol CongestionController: Sendable {
     mutating func lossDetected(_ loss: LossEvent) -> Bool
     /// The retransmission timer expired.
     mutating func retransmissionTimedOut(_ loss: LossEvent)
+    /// Nothing was sent for longer than the RTO and sending resumes (RFC 5681 4.1).
+    mutating func restartAfterIdle()
 }
 
 /// One ACK of new data.
@@ -129,6 +131,7 @@ public struct CubicParameters: Sendable, Equatable {
 struct WindowCore: Sendable, Equatable {
     let smss: Int
     let byteCountingLimit: Int
+    let initialWindow: Int
     var window: Int
     var slowStartThreshold: Int
     var inRecovery = false
@@ -143,7 +146,8 @@ struct WindowCore: Sendable, Equatable {
     init(smss: Int, configuration c: CongestionConfiguration) {
         self.smss = max(1, smss)
         self.byteCountingLimit = c.byteCountingLimit
-        self.window = c.initialWindow(maximumSegmentSize: self.smss)
+        self.initialWindow = c.initialWindow(maximumSegmentSize: self.smss)
+        self.window = initialWindow
         self.slowStartThreshold = c.initialSlowStartThreshold
     }
 
@@ -200,6 +204,13 @@ struct WindowCore: Sendable, Equatable {
     /// cwnd MUST be incremented by SMSS."
     mutating func inflate() {
         if inRecovery { window += smss }
+    }
+
+    /// RFC 5681 4.1: "a TCP SHOULD set cwnd to no more than RW before beginning transmission
+    /// if the TCP has not sent data in an interval exceeding the retransmission timeout",
+    /// where "RW = min(IW,cwnd)".
+    mutating func restartAfterIdle() {
+        window = min(window, initialWindow)
     }
 
     /// RFC 5681 3.1: "upon a timeout ... cwnd MUST be set to no more than the loss window,

@@ -126,6 +126,13 @@ public struct Cubic: CongestionController, Equatable {
         epochStart = nil
         restartAfterTimeout = true
     }
+
+    /// RFC 5681 4.1's restart window; the idle time is no congestion avoidance time, so the
+    /// cubic curve starts a new stage (from the kept W_max) when growth resumes.
+    public mutating func restartAfterIdle() {
+        core.restartAfterIdle()
+        epochStart = nil
+    }
 }
 
 /// The real cube root of a non-negative number by Newton's method (the standard library has

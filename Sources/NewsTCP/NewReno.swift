@@ -50,4 +50,6 @@ public struct NewReno: CongestionController, Equatable {
         _ = core.timeout(loss, slowStartThreshold: halved(loss))
         bytesAcknowledgedInAvoidance = 0
     }
+
+    public mutating func restartAfterIdle() { core.restartAfterIdle() }
 }

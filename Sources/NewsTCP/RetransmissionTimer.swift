@@ -119,6 +119,41 @@ public struct RetransmissionTimeout: Sendable, Equatable {
     }
 }
 
+/// When to stop retransmitting (RFC 9293 3.8.3), counted in consecutive expiries of the
+/// retransmission timer (`RetransmissionTimeout.consecutiveBackoffs`).
+public struct RetransmissionLimits: Sendable, Equatable {
+    /// R1: "R1 SHOULD correspond to at least 3 retransmissions, at the current RTO". Past it
+    /// the IP layer is advised to check the route (negative advice).
+    public var adviseAfter: Int
+    /// R2 for data: "R2 SHOULD correspond to at least 100 seconds". 15 is Linux's
+    /// tcp_retries2 (about 15 minutes with a 200 ms RTO doubling to the 60 s bound).
+    public var abortDataAfter: Int
+    /// R2 for a SYN: "MUST be set large enough to provide retransmission of the segment for
+    /// at least 3 minutes". With the 1 s initial RTO doubling up to 60 s, the 7th
+    /// retransmission goes out at 123 s and the connection is given up at 183 s (Linux's
+    /// tcp_syn_retries default of 6 gives up at 127 s, short of the RFC's 3 minutes).
+    public var abortSynAfter: Int
+
+    public init(adviseAfter: Int = 3, abortDataAfter: Int = 15, abortSynAfter: Int = 7) {
+        self.adviseAfter = adviseAfter; self.abortDataAfter = abortDataAfter; self.abortSynAfter = abortSynAfter
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        case retransmit
+        /// R1 reached: retransmit and tell the network layer the path may be bad.
+        case retransmitAndAdvise
+        /// R2 exceeded: "close the connection".
+        case abort
+    }
+
+    /// The decision after the timer has expired `expiries` times in a row (the segment has
+    /// been retransmitted `expiries - 1` times so far).
+    public func verdict(expiries: Int, synchronizing: Bool) -> Verdict {
+        if expiries > (synchronizing ? abortSynAfter : abortDataAfter) { return .abort }
+        return expiries >= adviseAfter ? .retransmitAndAdvise : .retransmit
+    }
+}
+
 /// A one-shot timer as a value: a deadline, or stopped. The caller asks it, with the time
 /// now, whether it has fired; nothing here reads a clock.
 public struct DeadlineTimer: Sendable, Equatable {

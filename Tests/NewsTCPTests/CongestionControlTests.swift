@@ -171,6 +171,20 @@ final class NewRenoTests: XCTestCase {
     }
 }
 
+extension NewRenoTests {
+    func testRestartAfterIdleFallsBackToTheInitialWindow() {
+        var cc = NewReno(maximumSegmentSize: 1000)
+        var clock = AckClock(now: 0, next: una, rtt: 100_000_000)
+        _ = clock.run(&cc, rounds: 2)
+        XCTAssertEqual(cc.window, 40000)
+        cc.restartAfterIdle()
+        XCTAssertEqual(cc.window, 10000, "RW = min(IW, cwnd)")
+        cc.retransmissionTimedOut(loss())
+        cc.restartAfterIdle()
+        XCTAssertEqual(cc.window, 1000, "a window below IW is kept")
+    }
+}
+
 final class CubicTests: XCTestCase {
     let una = SequenceNumber(4_000_000_000)
     let ms: UInt64 = 1_000_000
@@ -286,5 +300,21 @@ final class CubicTests: XCTestCase {
         let start = try XCTUnwrap(cc.epochStart)
         XCTAssertEqual(try XCTUnwrap(cc.cubicWindow(elapsed: 0)), try XCTUnwrap(cc.maximumWindow))
         XCTAssertGreaterThan(start, 600 * ms)
+    }
+
+    func testRestartAfterIdleBeginsANewStage() {
+        var cc = afterLoss()
+        _ = cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: una + 101_000, flightSize: 70_000, now: 20))
+        XCTAssertEqual(cc.epochStart, 20)
+        let before = cc.window
+        cc.restartAfterIdle()
+        XCTAssertNil(cc.epochStart)
+        XCTAssertEqual(cc.window, before, "below IW (100 segments here): kept")
+        XCTAssertEqual(cc.maximumWindow, 100_000, "W_max is kept")
+        var fresh = Cubic(maximumSegmentSize: 1000)
+        var clock = AckClock(now: 0, next: una, rtt: 100 * ms)
+        XCTAssertEqual(clock.run(&fresh, rounds: 2), [20000, 40000])
+        fresh.restartAfterIdle()
+        XCTAssertEqual(fresh.window, 10000, "RW = min(IW, cwnd)")
     }
 }

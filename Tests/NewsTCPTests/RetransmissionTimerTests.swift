@@ -141,4 +141,33 @@ final class RetransmissionTimerTests: XCTestCase {
         XCTAssertEqual(t.deadline, UInt64.max)
         XCTAssertEqual(t.remaining(at: UInt64.max), 0)
     }
+
+    func testRetransmissionLimits() {
+        let limits = RetransmissionLimits()
+        XCTAssertEqual(limits.verdict(expiries: 1, synchronizing: false), .retransmit)
+        XCTAssertEqual(limits.verdict(expiries: 2, synchronizing: false), .retransmit)
+        XCTAssertEqual(limits.verdict(expiries: 3, synchronizing: false), .retransmitAndAdvise, "R1: the third retransmission")
+        XCTAssertEqual(limits.verdict(expiries: 15, synchronizing: false), .retransmitAndAdvise)
+        XCTAssertEqual(limits.verdict(expiries: 16, synchronizing: false), .abort)
+        XCTAssertEqual(limits.verdict(expiries: 7, synchronizing: true), .retransmitAndAdvise)
+        XCTAssertEqual(limits.verdict(expiries: 8, synchronizing: true), .abort)
+    }
+
+    func testDefaultSynLimitRetransmitsForAtLeastThreeMinutes() {
+        // RFC 9293 3.8.3: a SYN is retransmitted for at least 3 minutes. Walk the timer.
+        let limits = RetransmissionLimits()
+        var rto = RetransmissionTimeout()
+        var now: UInt64 = 0
+        var lastRetransmission: UInt64 = 0
+        while true {
+            now += rto.timeout
+            rto.backOff()
+            if limits.verdict(expiries: rto.consecutiveBackoffs, synchronizing: true) == .abort { break }
+            lastRetransmission = now
+        }
+        // Expiries at 1, 3, 7, 15, 31, 63, 123 s (the RTO stops doubling at 60 s), then 183 s.
+        XCTAssertEqual(lastRetransmission, 123_000 * ms)
+        XCTAssertEqual(now, 183_000 * ms, "given up 183 s after the first SYN")
+        XCTAssertGreaterThanOrEqual(now, 180_000 * ms)
+    }
 }
