@@ -11,21 +11,21 @@ public protocol CongestionController: Sendable {
     var isInRecovery: Bool { get }
 
     /// An ACK that acknowledged new data.
-    mutating func acknowledged(_ ack: AckEvent) -> AckOutcome
+    mutating func acknowledged(_ ack: CongestionAck) -> CongestionAckOutcome
     /// A further duplicate ACK while in recovery: a segment has left the network.
     mutating func duplicateAcknowledged()
     /// Loss detected by duplicate ACKs (the third one) or SACK: enter fast retransmit and
     /// fast recovery. Returns false when recovery is not entered (already in it, or the ACK
     /// does not cover `recover`, RFC 6582 3.2 step 2); the caller then does not retransmit.
-    mutating func lossDetected(_ loss: LossEvent) -> Bool
+    mutating func lossDetected(_ loss: CongestionLoss) -> Bool
     /// The retransmission timer expired.
-    mutating func retransmissionTimedOut(_ loss: LossEvent)
+    mutating func retransmissionTimedOut(_ loss: CongestionLoss)
     /// Nothing was sent for longer than the RTO and sending resumes (RFC 5681 4.1).
     mutating func restartAfterIdle()
 }
 
 /// One ACK of new data.
-public struct AckEvent: Sendable, Equatable {
+public struct CongestionAck: Sendable, Equatable {
     /// Bytes newly acknowledged (SEG.ACK - SND.UNA before the ACK).
     public var bytes: Int
     /// SEG.ACK.
@@ -42,7 +42,7 @@ public struct AckEvent: Sendable, Equatable {
 }
 
 /// The state of the send side when a loss is detected.
-public struct LossEvent: Sendable, Equatable {
+public struct CongestionLoss: Sendable, Equatable {
     /// Bytes outstanding (FlightSize) when the loss is detected.
     public var flightSize: Int
     /// SND.UNA: the cumulative acknowledgment the duplicate ACKs carry.
@@ -56,7 +56,7 @@ public struct LossEvent: Sendable, Equatable {
 }
 
 /// What the connection must do after an ACK of new data.
-public enum AckOutcome: Sendable, Equatable {
+public enum CongestionAckOutcome: Sendable, Equatable {
     /// Not in recovery: nothing special.
     case normal
     /// RFC 6582 3.2 step 3, partial ACK: "retransmit the first unacknowledged segment";
@@ -154,19 +154,19 @@ struct WindowCore: Sendable, Equatable {
     var isSlowStart: Bool { window < slowStartThreshold }
 
     /// The recovery part of an ACK; nil means "not in recovery, grow the window".
-    mutating func recoveryStep(_ ack: AckEvent) -> AckOutcome? {
+    mutating func recoveryStep(_ ack: CongestionAck) -> CongestionAckOutcome? {
         timeoutsInARow = 0
-        guard inRecovery, let recover else {
-            if let r = recover, ack.acknowledgment > r { recover = nil }
+        guard inRecovery, let point = recover else {
+            if let old = recover, ack.acknowledgment > old { recover = nil }
             return nil
         }
-        if ack.acknowledgment > recover {
+        if ack.acknowledgment > point {
             // RFC 6582 3.2 step 3, full ACK: "Set cwnd to either (1) min (ssthresh,
             // max(FlightSize, SMSS) + SMSS) or (2) ssthresh". (1) avoids a burst when little
             // is in flight.
             window = min(slowStartThreshold, max(ack.flightSize, smss) + smss)
             inRecovery = false
-            self.recover = nil
+            recover = nil
             return .recoveryEnded
         }
         // Partial ACK: "deflate the congestion window by the amount of new data acknowledged
@@ -189,7 +189,7 @@ struct WindowCore: Sendable, Equatable {
     /// recover, ... do not enter fast retransmit". Then 3.2 step 2/RFC 5681 3.2 steps 2-3:
     /// retransmit and set "cwnd = ssthresh + 3*SMSS", which "artificially inflates the
     /// congestion window by the number of segments (three) that have left the network".
-    mutating func enterRecovery(_ loss: LossEvent, slowStartThreshold newThreshold: Int) -> Bool {
+    mutating func enterRecovery(_ loss: CongestionLoss, slowStartThreshold newThreshold: Int) -> Bool {
         guard !inRecovery else { return false }
         if let r = recover, loss.unacknowledged <= r { return false }
         slowStartThreshold = newThreshold
@@ -219,7 +219,7 @@ struct WindowCore: Sendable, Equatable {
     /// RFC 6582 3.2 step 4: "After a retransmit timeout, record the highest sequence number
     /// transmitted in the variable recover, and exit the fast recovery procedure".
     /// Returns whether this was the first timeout of a series.
-    mutating func timeout(_ loss: LossEvent, slowStartThreshold newThreshold: Int) -> Bool {
+    mutating func timeout(_ loss: CongestionLoss, slowStartThreshold newThreshold: Int) -> Bool {
         let first = timeoutsInARow == 0
         if first { slowStartThreshold = newThreshold }
         timeoutsInARow += 1

@@ -47,7 +47,7 @@ public struct Cubic: CongestionController, Equatable {
         return parameters.c * Double(core.smss) * d * d * d + wMax
     }
 
-    public mutating func acknowledged(_ ack: AckEvent) -> AckOutcome {
+    public mutating func acknowledged(_ ack: CongestionAck) -> CongestionAckOutcome {
         if let outcome = core.recoveryStep(ack) { return outcome }
         guard ack.bytes > 0 else { return .normal }
         if core.isSlowStart {
@@ -100,9 +100,9 @@ public struct Cubic: CongestionController, Equatable {
     public mutating func duplicateAcknowledged() { core.inflate() }
 
     /// 4.6: "ssthresh = flight_size * β_cubic", at least 2 SMSS ("cwnd >= 2 SMSS").
-    func reduced(_ loss: LossEvent) -> Int { max(Int(Double(loss.flightSize) * parameters.beta), 2 * core.smss) }
+    func reduced(_ loss: CongestionLoss) -> Int { max(Int(Double(loss.flightSize) * parameters.beta), 2 * core.smss) }
 
-    public mutating func lossDetected(_ loss: LossEvent) -> Bool {
+    public mutating func lossDetected(_ loss: CongestionLoss) -> Bool {
         let cwnd = core.window
         guard core.enterRecovery(loss, slowStartThreshold: reduced(loss)) else { return false }
         // 4.7 fast convergence: "if cwnd < W_max and fast convergence enabled, further
@@ -120,7 +120,7 @@ public struct Cubic: CongestionController, Equatable {
 
     /// 4.8: "In the case of a timeout, CUBIC follows Reno to reduce cwnd [RFC5681] but sets
     /// ssthresh using β_cubic (same as in Section 4.6)".
-    public mutating func retransmissionTimedOut(_ loss: LossEvent) {
+    public mutating func retransmissionTimedOut(_ loss: CongestionLoss) {
         let cwnd = core.window
         if core.timeout(loss, slowStartThreshold: reduced(loss)) { priorWindow = cwnd }
         epochStart = nil

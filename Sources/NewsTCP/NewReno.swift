@@ -14,7 +14,7 @@ public struct NewReno: CongestionController, Equatable {
     public var isInRecovery: Bool { core.inRecovery }
     public var maximumSegmentSize: Int { core.smss }
 
-    public mutating func acknowledged(_ ack: AckEvent) -> AckOutcome {
+    public mutating func acknowledged(_ ack: CongestionAck) -> CongestionAckOutcome {
         if let outcome = core.recoveryStep(ack) {
             bytesAcknowledgedInAvoidance = 0
             return outcome
@@ -38,15 +38,15 @@ public struct NewReno: CongestionController, Equatable {
     public mutating func duplicateAcknowledged() { core.inflate() }
 
     /// RFC 5681 equation (4): "ssthresh = max (FlightSize / 2, 2*SMSS)".
-    func halved(_ loss: LossEvent) -> Int { max(loss.flightSize / 2, 2 * core.smss) }
+    func halved(_ loss: CongestionLoss) -> Int { max(loss.flightSize / 2, 2 * core.smss) }
 
-    public mutating func lossDetected(_ loss: LossEvent) -> Bool {
+    public mutating func lossDetected(_ loss: CongestionLoss) -> Bool {
         guard core.enterRecovery(loss, slowStartThreshold: halved(loss)) else { return false }
         bytesAcknowledgedInAvoidance = 0
         return true
     }
 
-    public mutating func retransmissionTimedOut(_ loss: LossEvent) {
+    public mutating func retransmissionTimedOut(_ loss: CongestionLoss) {
         _ = core.timeout(loss, slowStartThreshold: halved(loss))
         bytesAcknowledgedInAvoidance = 0
     }

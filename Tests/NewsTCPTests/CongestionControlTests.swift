@@ -17,7 +17,7 @@ struct AckClock {
             for i in 1...n {
                 next += smss
                 now = start + rtt * UInt64(i) / UInt64(n)
-                _ = cc.acknowledged(AckEvent(bytes: smss, acknowledgment: next, flightSize: cc.window,
+                _ = cc.acknowledged(CongestionAck(bytes: smss, acknowledgment: next, flightSize: cc.window,
                                              smoothedRoundTrip: rtt, now: now))
             }
             windows.append(cc.window)
@@ -48,9 +48,9 @@ final class CongestionConfigurationTests: XCTestCase {
 final class NewRenoTests: XCTestCase {
     let una = SequenceNumber(UInt32.max - 4999)  // the 20000 bytes in flight wrap past zero
 
-    func loss(flight: Int = 20000, una: SequenceNumber? = nil) -> LossEvent {
+    func loss(flight: Int = 20000, una: SequenceNumber? = nil) -> CongestionLoss {
         let u = una ?? self.una
-        return LossEvent(flightSize: flight, unacknowledged: u, sendNext: u + flight, now: 0)
+        return CongestionLoss(flightSize: flight, unacknowledged: u, sendNext: u + flight, now: 0)
     }
 
     func testSlowStartDoublesEachRoundTrip() {
@@ -62,12 +62,12 @@ final class NewRenoTests: XCTestCase {
 
     func testSlowStartByteCountingIsLimitedToTwoSmssPerAck() {
         var cc = NewReno(maximumSegmentSize: 1000)
-        _ = cc.acknowledged(AckEvent(bytes: 2000, acknowledgment: una + 2000, flightSize: 8000, now: 1))
+        _ = cc.acknowledged(CongestionAck(bytes: 2000, acknowledgment: una + 2000, flightSize: 8000, now: 1))
         XCTAssertEqual(cc.window, 12000, "a delayed ACK of two segments counts both")
-        _ = cc.acknowledged(AckEvent(bytes: 5000, acknowledgment: una + 7000, flightSize: 5000, now: 2))
+        _ = cc.acknowledged(CongestionAck(bytes: 5000, acknowledgment: una + 7000, flightSize: 5000, now: 2))
         XCTAssertEqual(cc.window, 14000, "L = 2*SMSS caps the stretch ACK")
         var strict = NewReno(maximumSegmentSize: 1000, configuration: .init(algorithm: .newReno, byteCountingLimit: 1))
-        _ = strict.acknowledged(AckEvent(bytes: 2000, acknowledgment: una + 2000, flightSize: 8000, now: 1))
+        _ = strict.acknowledged(CongestionAck(bytes: 2000, acknowledgment: una + 2000, flightSize: 8000, now: 1))
         XCTAssertEqual(strict.window, 11000, "RFC 5681 equation (2): min(N, SMSS)")
     }
 
@@ -76,12 +76,12 @@ final class NewRenoTests: XCTestCase {
         var next = una
         for i in 1...9 {
             next += 1000
-            _ = cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: next, flightSize: 9000, now: UInt64(i)))
+            _ = cc.acknowledged(CongestionAck(bytes: 1000, acknowledgment: next, flightSize: 9000, now: UInt64(i)))
         }
         XCTAssertEqual(cc.window, 10000)
         XCTAssertEqual(cc.bytesAcknowledgedInAvoidance, 9000)
         next += 1000
-        _ = cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: next, flightSize: 9000, now: 10))
+        _ = cc.acknowledged(CongestionAck(bytes: 1000, acknowledgment: next, flightSize: 9000, now: 10))
         XCTAssertEqual(cc.window, 11000)
         XCTAssertEqual(cc.bytesAcknowledgedInAvoidance, 0)
         var clock = AckClock(now: 10, next: next, rtt: 100_000_000)
@@ -111,31 +111,31 @@ final class NewRenoTests: XCTestCase {
         cc.duplicateAcknowledged(); cc.duplicateAcknowledged()
         XCTAssertEqual(cc.window, 15000)
         // Partial: 5000 new bytes, deflate by 5000 and add back one SMSS.
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 5000, acknowledgment: una + 5000, flightSize: 15000, now: 1)),
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 5000, acknowledgment: una + 5000, flightSize: 15000, now: 1)),
                        .partialAcknowledgment(restartTimer: true))
         XCTAssertEqual(cc.window, 11000)
         // Less than one SMSS: no add-back, and only the first partial ACK restarts the timer.
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 500, acknowledgment: una + 5500, flightSize: 14500, now: 2)),
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 500, acknowledgment: una + 5500, flightSize: 14500, now: 2)),
                        .partialAcknowledgment(restartTimer: false))
         XCTAssertEqual(cc.window, 10500)
         XCTAssertTrue(cc.isInRecovery)
         // Acknowledging up to recover (una + 19999) is still partial; one more is full.
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 14499, acknowledgment: una + 19999, flightSize: 4001, now: 3)),
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 14499, acknowledgment: una + 19999, flightSize: 4001, now: 3)),
                        .partialAcknowledgment(restartTimer: false))
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 1, acknowledgment: una + 20000, flightSize: 4000, now: 4)),
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 1, acknowledgment: una + 20000, flightSize: 4000, now: 4)),
                        .recoveryEnded)
         XCTAssertFalse(cc.isInRecovery)
         XCTAssertEqual(cc.window, 5000, "min(ssthresh, max(FlightSize, SMSS) + SMSS)")
         XCTAssertEqual(cc.slowStartThreshold, 10000)
         // Back in slow start below ssthresh.
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: una + 21000, flightSize: 4000, now: 5)), .normal)
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 1000, acknowledgment: una + 21000, flightSize: 4000, now: 5)), .normal)
         XCTAssertEqual(cc.window, 6000)
     }
 
     func testFullAckWithMuchInFlightDeflatesToSsthresh() {
         var cc = NewReno(maximumSegmentSize: 1000)
         XCTAssertTrue(cc.lossDetected(loss()))
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 20000, acknowledgment: una + 20000, flightSize: 12000, now: 1)),
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 20000, acknowledgment: una + 20000, flightSize: 12000, now: 1)),
                        .recoveryEnded)
         XCTAssertEqual(cc.window, 10000)
     }
@@ -148,7 +148,7 @@ final class NewRenoTests: XCTestCase {
         cc.retransmissionTimedOut(loss(flight: 1000))
         XCTAssertEqual(cc.window, 1000)
         XCTAssertEqual(cc.slowStartThreshold, 15000, "the same segment timing out again does not lower ssthresh")
-        _ = cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: una + 1000, flightSize: 0, now: 1))
+        _ = cc.acknowledged(CongestionAck(bytes: 1000, acknowledgment: una + 1000, flightSize: 0, now: 1))
         XCTAssertEqual(cc.window, 2000)
         cc.retransmissionTimedOut(loss(flight: 8000, una: una + 1000))
         XCTAssertEqual(cc.slowStartThreshold, 4000, "after an ACK, a new timeout sets ssthresh again")
@@ -161,12 +161,12 @@ final class NewRenoTests: XCTestCase {
         XCTAssertFalse(cc.isInRecovery)
         XCTAssertEqual(cc.window, 1000)
         // Duplicate ACKs for una + 5000 after go-back-N: RFC 6582 3.2 step 2, no fast retransmit.
-        _ = cc.acknowledged(AckEvent(bytes: 5000, acknowledgment: una + 5000, flightSize: 15000, now: 1))
-        XCTAssertFalse(cc.lossDetected(LossEvent(flightSize: 15000, unacknowledged: una + 5000, sendNext: una + 20000, now: 2)))
+        _ = cc.acknowledged(CongestionAck(bytes: 5000, acknowledgment: una + 5000, flightSize: 15000, now: 1))
+        XCTAssertFalse(cc.lossDetected(CongestionLoss(flightSize: 15000, unacknowledged: una + 5000, sendNext: una + 20000, now: 2)))
         XCTAssertFalse(cc.isInRecovery)
         // Once the cumulative ACK passes recover, a new loss is a new episode.
-        _ = cc.acknowledged(AckEvent(bytes: 15000, acknowledgment: una + 20000, flightSize: 6000, now: 3))
-        XCTAssertTrue(cc.lossDetected(LossEvent(flightSize: 6000, unacknowledged: una + 20000, sendNext: una + 26000, now: 4)))
+        _ = cc.acknowledged(CongestionAck(bytes: 15000, acknowledgment: una + 20000, flightSize: 6000, now: 3))
+        XCTAssertTrue(cc.lossDetected(CongestionLoss(flightSize: 6000, unacknowledged: una + 20000, sendNext: una + 26000, now: 4)))
         XCTAssertEqual(cc.slowStartThreshold, 3000)
     }
 }
@@ -193,8 +193,8 @@ final class CubicTests: XCTestCase {
     func afterLoss(fastConvergence: Bool = true) -> Cubic {
         var cc = Cubic(maximumSegmentSize: 1000, configuration: .init(
             algorithm: .cubic, initialWindowSegments: 100, cubic: .init(fastConvergence: fastConvergence)))
-        XCTAssertTrue(cc.lossDetected(LossEvent(flightSize: 100_000, unacknowledged: una, sendNext: una + 100_000, now: 0)))
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 100_000, acknowledgment: una + 100_000, flightSize: 80_000, now: 10)),
+        XCTAssertTrue(cc.lossDetected(CongestionLoss(flightSize: 100_000, unacknowledged: una, sendNext: una + 100_000, now: 0)))
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 100_000, acknowledgment: una + 100_000, flightSize: 80_000, now: 10)),
                        .recoveryEnded)
         return cc
     }
@@ -209,18 +209,18 @@ final class CubicTests: XCTestCase {
 
     func testRecoveryInflationMatchesNewReno() {
         var cc = Cubic(maximumSegmentSize: 1000, configuration: .init(initialWindowSegments: 100))
-        XCTAssertTrue(cc.lossDetected(LossEvent(flightSize: 100_000, unacknowledged: una, sendNext: una + 100_000, now: 0)))
+        XCTAssertTrue(cc.lossDetected(CongestionLoss(flightSize: 100_000, unacknowledged: una, sendNext: una + 100_000, now: 0)))
         XCTAssertEqual(cc.window, 73_000)
         cc.duplicateAcknowledged()
         XCTAssertEqual(cc.window, 74_000)
-        XCTAssertEqual(cc.acknowledged(AckEvent(bytes: 10_000, acknowledgment: una + 10_000, flightSize: 90_000, now: 1)),
+        XCTAssertEqual(cc.acknowledged(CongestionAck(bytes: 10_000, acknowledgment: una + 10_000, flightSize: 90_000, now: 1)),
                        .partialAcknowledgment(restartTimer: true))
         XCTAssertEqual(cc.window, 65_000)
     }
 
     func testWindowAtKIsWMax() throws {
         var cc = afterLoss()
-        _ = cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: una + 101_000, flightSize: 70_000, smoothedRoundTrip: 100 * ms, now: 20))
+        _ = cc.acknowledged(CongestionAck(bytes: 1000, acknowledgment: una + 101_000, flightSize: 70_000, smoothedRoundTrip: 100 * ms, now: 20))
         XCTAssertEqual(cc.epochStart, 20)
         // K = cbrt((W_max - cwnd_epoch) / C) = cbrt(30 / 0.4) = cbrt(75) seconds
         XCTAssertEqual(cc.k * cc.k * cc.k, 75, accuracy: 1e-9)
@@ -255,11 +255,11 @@ final class CubicTests: XCTestCase {
     func testFastConvergenceLowersWMax() {
         var cc = afterLoss()
         // A second loss before getting back to W_max: the flow releases bandwidth.
-        XCTAssertTrue(cc.lossDetected(LossEvent(flightSize: 70_000, unacknowledged: una + 100_000, sendNext: una + 170_000, now: 20)))
+        XCTAssertTrue(cc.lossDetected(CongestionLoss(flightSize: 70_000, unacknowledged: una + 100_000, sendNext: una + 170_000, now: 20)))
         XCTAssertEqual(try XCTUnwrap(cc.maximumWindow), 70_000 * 1.7 / 2, accuracy: 1e-9)
         XCTAssertEqual(cc.slowStartThreshold, 49_000)
         var plain = afterLoss(fastConvergence: false)
-        XCTAssertTrue(plain.lossDetected(LossEvent(flightSize: 70_000, unacknowledged: una + 100_000, sendNext: una + 170_000, now: 20)))
+        XCTAssertTrue(plain.lossDetected(CongestionLoss(flightSize: 70_000, unacknowledged: una + 100_000, sendNext: una + 170_000, now: 20)))
         XCTAssertEqual(plain.maximumWindow, 70_000)
     }
 
@@ -288,7 +288,7 @@ final class CubicTests: XCTestCase {
 
     func testTimeoutCollapsesAndRestartsWithKZero() throws {
         var cc = Cubic(maximumSegmentSize: 1000, configuration: .init(initialWindowSegments: 100))
-        cc.retransmissionTimedOut(LossEvent(flightSize: 100_000, unacknowledged: una, sendNext: una + 100_000, now: 0))
+        cc.retransmissionTimedOut(CongestionLoss(flightSize: 100_000, unacknowledged: una, sendNext: una + 100_000, now: 0))
         XCTAssertEqual(cc.window, 1000)
         XCTAssertEqual(cc.slowStartThreshold, 70_000, "ssthresh by beta_cubic, not Reno's half")
         var clock = AckClock(now: 1_000, next: una, rtt: 100 * ms)
@@ -304,7 +304,7 @@ final class CubicTests: XCTestCase {
 
     func testRestartAfterIdleBeginsANewStage() {
         var cc = afterLoss()
-        _ = cc.acknowledged(AckEvent(bytes: 1000, acknowledgment: una + 101_000, flightSize: 70_000, now: 20))
+        _ = cc.acknowledged(CongestionAck(bytes: 1000, acknowledgment: una + 101_000, flightSize: 70_000, now: 20))
         XCTAssertEqual(cc.epochStart, 20)
         let before = cc.window
         cc.restartAfterIdle()
