@@ -85,18 +85,34 @@ public struct TCPHeader: Hashable, Sendable {
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, payload: UnsafeRawBufferPointer,
                      src: IPv4Address, dst: IPv4Address) -> Int {
-        let length = TCPHeaderView.minHeaderLength + payload.count
-        guard length <= Int(UInt16.max), buffer.count >= length else { return 0 }
+        emit(into: buffer, options: nil, payload: payload, src: src, dst: dst)
+    }
+
+    /// Writes the header with `options` (padded to whole words; Data Offset set to match),
+    /// then `payload`, and the checksum over the pseudo-header (RFC 9293 3.1). Returns the
+    /// bytes written, 0 if `buffer` is too small, the options exceed the 40 bytes a header
+    /// holds, or the segment exceeds 65535.
+    @discardableResult
+    public func emit(into buffer: UnsafeMutableRawBufferPointer, options: TCPOptions?, payload: UnsafeRawBufferPointer,
+                     src: IPv4Address, dst: IPv4Address) -> Int {
+        let optionBytes = options?.emittedLength ?? 0
+        let headerLength = TCPHeaderView.minHeaderLength + optionBytes
+        let length = headerLength + payload.count
+        guard optionBytes <= 40, length <= Int(UInt16.max), buffer.count >= length else { return 0 }
         buffer.writeU16(sourcePort, at: 0)
         buffer.writeU16(destinationPort, at: 2)
         buffer.writeU32(sequenceNumber, at: 4)
         buffer.writeU32(acknowledgmentNumber, at: 8)
-        buffer[12] = 5 << 4
+        buffer[12] = UInt8(headerLength / 4) << 4
         buffer[13] = flags.rawValue
         buffer.writeU16(window, at: 14)
         buffer.writeU16(0, at: 16)
         buffer.writeU16(urgentPointer, at: 18)
-        buffer.copyBytes(payload, at: TCPHeaderView.minHeaderLength)
+        if let options {
+            let area = UnsafeMutableRawBufferPointer(rebasing: buffer[TCPHeaderView.minHeaderLength..<headerLength])
+            guard options.emit(into: area) == optionBytes else { return 0 }
+        }
+        buffer.copyBytes(payload, at: headerLength)
         var c = InternetChecksum.pseudoHeader(src: src, dst: dst, protocol: .tcp, length: length)
         c.add(buffer.readOnly(0..<length))
         buffer.writeU16(c.finalize(), at: 16)

@@ -85,3 +85,36 @@ final class TCPOptionsTests: XCTestCase {
         }
     }
 }
+
+final class TCPSegmentEmitTests: XCTestCase {
+    func testASegmentWithOptionsParsesBackAndItsChecksumHolds() throws {
+        let src = try IPv4Address.parse("198.18.0.2"), dst = try IPv4Address.parse("198.18.0.1")
+        var options = TCPOptions()
+        options.maxSegmentSize = 1460
+        options.sackPermitted = true
+        options.timestamp = (123, 0)
+        options.windowShift = 7
+        let header = TCPHeader(sourcePort: 80, destinationPort: 40000, sequenceNumber: 0xFFFF_FFF0, acknowledgmentNumber: 0,
+                               flags: [.syn], window: 65535)
+        let payload: [UInt8] = [1, 2, 3]
+        var buffer = [UInt8](repeating: 0, count: 100)
+        let n = buffer.withUnsafeMutableBytes { b in payload.withUnsafeBytes { header.emit(into: b, options: options, payload: $0, src: src, dst: dst) } }
+        XCTAssertEqual(n, 20 + 20 + 3)
+        try buffer.withUnsafeBytes { raw in
+            let view = try TCPHeaderView(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+            XCTAssertEqual(view.headerLength, 40)
+            XCTAssertEqual(TCPHeader.parse(view), header)
+            XCTAssertEqual(try TCPOptions(parsing: view.options), options)
+            XCTAssertEqual(Array(view.payload), payload)
+            XCTAssertTrue(view.verifyChecksum(src: src, dst: dst))
+        }
+        // Without options it is the plain 20-byte header.
+        let plain = buffer.withUnsafeMutableBytes { b in payload.withUnsafeBytes { header.emit(into: b, payload: $0, src: src, dst: dst) } }
+        XCTAssertEqual(plain, 23)
+        // Too small a buffer, or options a header cannot hold: nothing written.
+        var tiny = [UInt8](repeating: 0, count: 30)
+        XCTAssertEqual(tiny.withUnsafeMutableBytes { b in payload.withUnsafeBytes { header.emit(into: b, options: options, payload: $0, src: src, dst: dst) } }, 0)
+        options.sackBlocks = Array(repeating: .init(left: 1, right: 2), count: 4)
+        XCTAssertEqual(buffer.withUnsafeMutableBytes { b in payload.withUnsafeBytes { header.emit(into: b, options: options, payload: $0, src: src, dst: dst) } }, 0)
+    }
+}
