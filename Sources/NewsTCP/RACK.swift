@@ -189,6 +189,10 @@ public struct RACK: Sendable {
                 }
                 kept.append(s)
             }
+            // Without room to split, the record SND.UNA falls in keeps only its unacknowledged part.
+            if let first = kept.first, first.range.start < ack.unacknowledged {
+                kept[0].range.start = ack.unacknowledged
+            }
             segments = kept
             unacknowledged = ack.unacknowledged
             updateDeliveryState(delivered, at: now)

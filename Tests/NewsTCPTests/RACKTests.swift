@@ -176,6 +176,10 @@ final class RACKTests: XCTestCase {
         XCTAssertEqual(rack.segmentsInFlight, 3)
         XCTAssertFalse(rack.sent(r(500, 600), at: 5 * ms))  // a gap after SND.NXT
 
+        var full = fourSent(maximumSegments: 2)  // records 0..<100 and 100..<400
+        _ = full.receiveAck(.init(unacknowledged: s(150)), at: 10 * ms)  // no room to split at 150
+        XCTAssertEqual(full.retransmissionTimeout(at: 11 * ms), [r(150, 400)])
+
         var split = fourSent()
         _ = split.receiveAck(.init(unacknowledged: s(0), sacked: [r(150, 400)]), at: 50 * ms)
         XCTAssertEqual(split.segmentsInFlight, 2)  // 0..<100 and 100..<150
