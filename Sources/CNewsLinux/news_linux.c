@@ -254,6 +254,8 @@ int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int 
     return (int)n;
 }
 
+_Static_assert(NEWS_F_GET_SEALS == F_GET_SEALS, "F_GET_SEALS");
+
 int news_seal_size(int fd) {
     return neg_errno(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
 }

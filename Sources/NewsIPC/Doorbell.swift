@@ -6,7 +6,9 @@ import NewsSystem
 public struct Doorbell: @unchecked Sendable {
     public static let regionSize = 4096
     let bell: UnsafeMutablePointer<news_doorbell_t>
-    /// The consumer's eventfd, for a consumer that sleeps in poll(2); -1 if it has none.
+    /// What to write to wake a consumer that sleeps in poll(2): its eventfd (a server), or
+    /// the application's end of a socket's kick (the UDP server, through a socket header's
+    /// third line); -1 if it has none.
     let eventFD: Int32
 
     static let futexSleeper: UInt32 = 1

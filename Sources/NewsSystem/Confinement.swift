@@ -105,6 +105,10 @@ public enum Confinement {
             SyscallRule(name, when: [.maskedEquals(argument: 2, mask: UInt64(PROT_EXEC), value: 0)])
         }
 
+        /// `fcntl` for F_GET_SEALS only: a server that checks the seals of a region handed to
+        /// it at run time needs nothing else of fcntl.
+        public static let sealQuery = SyscallRule("fcntl", when: [.equals(argument: 1, value: UInt64(NEWS_F_GET_SEALS))])
+
         /// `tgkill`, allowed only with this process as the thread group (its first
         /// argument), which is how abort() and raise() signal the calling thread.
         public static func signalOnlySelf(_ name: String, pid: Int32) -> SyscallRule {

@@ -252,8 +252,9 @@ public struct SACKScoreboard: Sendable {
     /// the application has queued and the peer's window allows (rule 2: "there exists
     /// available unsent data and the receiver's advertised window allows"). A
     /// retransmission is at most one SMSS and stops at the end of its hole (the octets
-    /// after it are SACKed and need no resending). Rule 4 (the rescue retransmission) is
-    /// not implemented: RACK-TLP's probe covers the tail loss it addresses.
+    /// after it are SACKed and need no resending). Rule 4, the rescue retransmission, is a
+    /// MAY in RFC 6675 and is left to RACK-TLP's probe (RFC 8985 7), which repairs the same
+    /// tail loss; NextSeg here is rules 1 to 3 by design.
     public func nextSegment(newDataAvailable: Int) -> NextSegment? {
         let below = highestSACKed
         // (1) "S2 is greater than HighRxt. (1.b) S2 is less than the highest octet covered by

@@ -35,7 +35,7 @@ extension UDPCore {
             guard let dst = UInt32(exactly: m.arg.0), dst != 0, let port = UInt16(exactly: m.arg.1), port != 0 else {
                 s.header.answer(number, result: -Errno.invalid); return
             }
-            if s.port == nil, claim(0, for: s) != 0 { s.header.answer(number, result: -Errno.addressInUse); return }
+            guard localPort(of: s) != nil else { s.header.answer(number, result: -Errno.addressInUse); return }
             connect(s, to: (dst, port))
             s.header.answer(number, result: 0)
         case .socketSend?:
@@ -62,9 +62,9 @@ extension UDPCore {
         case .tooLong?: counters.bump("send_too_big"); return
         case nil: break
         }
-        if s.port == nil, claim(0, for: s) != 0 { counters.bump("send_no_ephemeral_port"); return }
+        guard let sourcePort = localPort(of: s) else { counters.bump("send_no_ephemeral_port"); return }
         // The IP server takes a whole IP packet from us and judges it by its bytes.
-        let udp = UDPHeader(sourcePort: s.port!, destinationPort: dport, payloadLength: payload.count)
+        let udp = UDPHeader(sourcePort: sourcePort, destinationPort: dport, payloadLength: payload.count)
         let ipHeader = IPv4Header(source: address, destination: IPv4Address(dst), protocol: .udp, payloadLength: udp.bufferLength)
         let h = ipHeader.emit(into: segment)
         let n = udp.emit(into: UnsafeMutableRawBufferPointer(rebasing: segment[h...]), payload: payload, src: address, dst: IPv4Address(dst))
@@ -99,12 +99,12 @@ extension UDPCore {
         // RFC 768: the sender computed no checksum; lawful over IPv4, delivered like Linux does.
         if !udp.hasChecksum { counters.bump("udp_no_checksum") }
         counters.bump("datagrams_in")
-        if self.ports[udp.destinationPort] == nil, awaitingHandOver(port: udp.destinationPort) {
+        if portTable[udp.destinationPort] == nil, awaitingHandOver(port: udp.destinationPort) {
             // Just restarted, and newsd's hand-over of the socket that held this port may be
             // waiting on our control socket: take it first rather than refuse the datagram.
             _ = descriptorReady(control, ports: ports)
         }
-        guard let id = self.ports[udp.destinationPort], let s = sockets[id] else {
+        guard let id = portTable[udp.destinationPort], let s = sockets[id] else {
             counters.bump("dropped_no_port")
             // Not for a broadcast or multicast destination (RFC 1122 4.1.3.1).
             if !packet.destination.isBroadcast && !packet.destination.isMulticast {
@@ -137,7 +137,7 @@ extension UDPCore {
             counters.bump("icmp_error_bad_quote"); return
         }
         counters.bump("icmp_errors_in")
-        guard let id = ports[quoted.sourcePort], let s = sockets[id], let r = s.remote,
+        guard let id = portTable[quoted.sourcePort], let s = sockets[id], let r = s.remote,
               r.address == quoted.destination.value, r.port == quoted.destinationPort else {
             counters.bump("icmp_error_not_connected"); return
         }
@@ -149,8 +149,9 @@ extension UDPCore {
 }
 
 /// The UDP server's view of one socket: its region (mapped here), its channel (we are the
-/// lower end), its kick eventfd, and the binding. The header is the application's to write,
-/// so the truth about owner, port and peer is kept here; the header only reports it.
+/// lower end), our end of its kick, its owner and its peer (its port is the PortTable's).
+/// The header is the application's to write, so the truth is kept here and in the binding
+/// store; the header only reports it.
 final class UDPSocketState {
     let id: UInt32
     let uid: UInt32
@@ -158,7 +159,6 @@ final class UDPSocketState {
     let header: SocketHeader
     let channel: ShmChannel
     let kick: Int32
-    var port: UInt16?
     var remote: (address: UInt32, port: UInt16)?
 
     /// Maps the region newsd created (SharedRegion checks its size and seals first).

@@ -19,10 +19,9 @@ final class UDPCore: ServerCore {
     let address: IPv4Address
     let control: Int32
     var sockets: [UInt32: UDPSocketState] = [:]
-    var ports = PortTable()
+    var portTable = PortTable()
     /// Our ends of the per-socket kick sockets (the application's way to wake us), by descriptor.
     var kicks: [Int32: UInt32] = [:]
-    private var kickList: [Int32] = []
     let store: BindingStore?
     /// Bindings found in the state region after a restart, waiting for newsd to hand their
     /// sockets over again; what is still here `restoreGrace` after the start is dropped.
@@ -65,7 +64,7 @@ final class UDPCore: ServerCore {
     }
 
     var descriptors: [Int32] { control >= 0 ? [control] : [] }
-    var sleepDescriptors: [Int32] { kickList }
+    var sleepDescriptors: [Int32] { Array(kicks.keys) }
 
     // MARK: - Sockets arriving from newsd
 
@@ -108,7 +107,6 @@ final class UDPCore: ServerCore {
         }
         sockets[id] = s
         kicks[kick] = id
-        kickList.append(kick)
         counters.bump("sockets_opened")
         // A socket bound before we restarted: take its port back from our own record, if
         // newsd vouches for the same owner and the port is still lawful for it.
@@ -132,9 +130,8 @@ final class UDPCore: ServerCore {
         restored[id] = nil
         store?.remove(socket: id)
         guard let s = sockets.removeValue(forKey: id) else { return }
-        ports.release(socket: id)
+        portTable.release(socket: id)
         kicks[s.kick] = nil
-        kickList.removeAll { $0 == s.kick }
         s.header.set(state: .closed)
         s.release()
         counters.bump("sockets_closed")
@@ -142,22 +139,28 @@ final class UDPCore: ServerCore {
 
     /// Binds `port` (0: an ephemeral one) for `s`; returns 0 or -errno.
     func claim(_ port: UInt16, for s: UDPSocketState) -> Int32 {
-        switch ports.claim(port, socket: s.id, uid: s.uid) {
+        switch portTable.claim(port, socket: s.id, uid: s.uid) {
         case .failure(.privileged): return -Errno.access
         case .failure(.inUse), .failure(.exhausted): return -Errno.addressInUse
         case .success(let p):
-            guard persist(s, port: p) else { ports.release(socket: s.id); return -Errno.noBuffers }
-            s.port = p
+            guard persist(s, port: p) else { portTable.release(socket: s.id); return -Errno.noBuffers }
             s.header.set(local: address.value, port: p)
             if s.remote == nil { s.header.set(state: .bound) }
             return 0
         }
     }
 
+    /// The port `s` holds, binding an ephemeral one first if it holds none (a connect or a
+    /// first send on an unbound socket, as on Linux); nil when none is free.
+    func localPort(of s: UDPSocketState) -> UInt16? {
+        if let p = portTable.port(of: s.id) { return p }
+        return claim(0, for: s) == 0 ? portTable.port(of: s.id) : nil
+    }
+
     /// Connects `s` (already bound) to `peer`.
     func connect(_ s: UDPSocketState, to peer: (address: UInt32, port: UInt16)) {
         s.remote = peer
-        _ = persist(s, port: s.port ?? 0)
+        _ = persist(s, port: portTable.port(of: s.id) ?? 0)
         s.header.set(remote: peer.address, port: peer.port)
         s.header.set(state: .connected)
     }

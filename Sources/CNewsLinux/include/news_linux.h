@@ -168,6 +168,7 @@ int news_forbidden_syscall(void);       // tries socket(AF_INET, SOCK_RAW): neve
 // Memfd seals (F_ADD_SEALS / F_GET_SEALS). news_seal_size adds SHRINK | GROW | SEAL: the
 // region can no longer change size, and nobody can add seals (F_SEAL_WRITE) later.
 int news_seal_size(int fd);
+#define NEWS_F_GET_SEALS 1034            // F_GET_SEALS, for seccomp argument rules (checked in the .c)
 int news_get_seals(int fd);              // the seal bits, or -errno (EINVAL: not sealable)
 int news_seals_fix_size(int seals);      // 1 if `seals` holds SHRINK, GROW and SEAL
 // Supplementary groups of a unix-socket peer (SO_PEERGROUPS); returns how many (at most max).
