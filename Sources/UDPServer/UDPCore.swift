@@ -83,7 +83,7 @@ final class UDPCore: ServerCore {
             if words.count == 3, words[0] == "open", let id = UInt32(words[1]), let uid = UInt32(words[2]), msg.fds.count == 2 {
                 adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1])
             } else if words.count == 2, words[0] == "close", let id = UInt32(words[1]), msg.fds.isEmpty {
-                close(id)
+                closeAfterSending(id, ports: ports)
             } else {
                 msg.fds.forEach(FD.close)
                 counters.bump("control_malformed")
@@ -124,6 +124,16 @@ final class UDPCore: ServerCore {
     /// Whether a binding restored from our records for `port` still waits for its socket.
     func awaitingHandOver(port: UInt16) -> Bool {
         !restored.isEmpty && restored.values.contains { $0.port == port }
+    }
+
+    /// The application closed its socket (or exited). Datagrams its sends already queued
+    /// were accepted, as on Linux, where a successful sendto is on its way whatever the
+    /// application does next: send them first. At most one ring's worth, so an application
+    /// that keeps writing into a socket it closed cannot keep us here.
+    func closeAfterSending(_ id: UInt32, ports: Ports) {
+        var passes = SocketLayout.capacity / 32 + 1
+        while passes > 0, let s = sockets[id], serve(s, ports: ports) { passes -= 1 }
+        close(id)
     }
 
     func close(_ id: UInt32) {

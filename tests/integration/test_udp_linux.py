@@ -293,3 +293,39 @@ def test_app_bypassing_libnews_cannot_poison_its_socket(linked_news, udp_calls):
     finally:
         server.kill()
         server.wait()
+
+
+LINUX_COUNT = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 7008))
+print("ready", flush=True)
+s.settimeout(5)
+n = 0
+try:
+    while n < int(sys.argv[1]):
+        s.recv(65536)
+        n += 1
+        s.settimeout(2)
+except socket.timeout:
+    pass
+print(n, flush=True)
+'''
+
+
+def test_datagrams_sent_just_before_exit_all_leave(linked_news, udp_calls):
+    """A successful sendto is on its way, as on Linux, even when the application exits
+    right after it: udpserver sends what a closed socket had queued before closing it."""
+    news, ns = linked(linked_news)
+    count = 40
+    server = subprocess.Popen(["ip", "netns", "exec", ns.name, "python3", "-c", LINUX_COUNT, str(count)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        for _ in range(3):
+            assert udp_calls(news, *[f"sendto {LINUX_IP} 7008 100"] * (count // 3)) == ["ok 100"] * (count // 3)
+        assert udp_calls(news, *[f"sendto {LINUX_IP} 7008 100"] * (count - 3 * (count // 3))) == ["ok 100"] * (count % 3)
+        assert server.stdout.readline().strip() == str(count)
+    finally:
+        server.kill()
+        server.wait()
