@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "NewsFilter", dependencies: ["NewsWire"]),
         .target(name: "NewsUDP", dependencies: ["NewsIPCore"]),
         // The TCP protocol core: pure (segments and time in, segments and events out).
-        .target(name: "NewsTCP"),
+        .target(name: "NewsTCP", dependencies: ["NewsWire"]),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig", "NewsWire",
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "NewsIPCoreTests", dependencies: ["NewsIPCore", "NewsWire"]),
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
-        .testTarget(name: "NewsTCPTests", dependencies: ["NewsTCP"]),
+        .testTarget(name: "NewsTCPTests", dependencies: ["NewsTCP", "NewsWire"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
