@@ -42,6 +42,7 @@ let package = Package(
         .target(name: "NewsUDP", dependencies: ["NewsIPCore"]),
         // The TCP protocol core: pure (segments and time in, segments and events out).
         .target(name: "NewsTCP"),
+        .target(name: "NewsTCPState", dependencies: ["NewsTCP", "NewsIPCore"]),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig", "NewsWire",
@@ -83,6 +84,7 @@ let package = Package(
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
         .testTarget(name: "NewsTCPTests", dependencies: ["NewsTCP"]),
+        .testTarget(name: "NewsTCPStateTests", dependencies: ["NewsTCPState", "NewsTCP", "NewsIPCore"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
