@@ -153,8 +153,9 @@ public struct ConnectionTable: Sendable {
         var port: UInt16
     }
 
-    /// `secret`: the key of the ephemeral port hash, kept by the server in its state region
-    /// like the ISN key, so a restarted server does not reuse the ports it just used.
+    /// `secret`: the key of the ephemeral port hashes (RFC 6056's secret_key), random and
+    /// never shown to applications. The per-bucket counters are not persisted: a restarted
+    /// server re-enters its adopted connections, which keeps their four-tuples taken.
     /// `ephemeralRange` must not include port 0.
     public init(secret: (UInt64, UInt64), ephemeralRange: ClosedRange<UInt16> = defaultEphemeralRange) {
         precondition(ephemeralRange.lowerBound > 0, "port 0 is never an ephemeral port")
