@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "NewsUDP", dependencies: ["NewsIPCore"]),
         // The TCP protocol core: pure (segments and time in, segments and events out).
         .target(name: "NewsTCP", dependencies: ["NewsWire"]),
+        // What tcpserver keeps besides the protocol: its connection table, control blocks.
+        .target(name: "NewsTCPState", dependencies: ["NewsTCP", "NewsIPCore"]),
         .target(name: "NewsControl", dependencies: ["NewsIPC", "NewsConfig"]),
         .target(name: "NewsServer", dependencies: [
             "NewsConfig", "NewsWire",
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
         .testTarget(name: "NewsTCPTests", dependencies: ["NewsTCP", "NewsWire"]),
+        .testTarget(name: "NewsTCPStateTests", dependencies: ["NewsTCPState", "NewsTCP", "NewsIPCore"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
