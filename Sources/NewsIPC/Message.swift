@@ -32,6 +32,21 @@ public enum MessageKind: UInt16, Sendable {
     case socketSend = 12
     /// ...and the transport's receive ring carries this back: arg.0 source address, arg.1 port.
     case socketData = 13
+    // TCP sockets' control channels (docs/TCP-SOCKETS.md).
+    /// arg.0 backlog; seq numbers the request.
+    case socketListen = 14
+    /// arg.0 option (`SocketOption`), arg.1 value; seq numbers the request.
+    case socketOption = 15
+    /// Up a listener's control channel: a connection is ready. arg.0 its socket id, arg.1
+    /// the peer's address, arg.2 its port.
+    case socketAccepted = 16
+}
+
+/// The options a TCP socket's `socketOption` request sets (docs/TCP-SOCKETS.md).
+public enum SocketOption: UInt64, Sendable {
+    case noDelay = 1, keepAlive = 2, keepIdle = 3, keepInterval = 4, keepCount = 5
+    /// value: UInt64.max off, else seconds (0: close aborts with a RST).
+    case linger = 6
 }
 
 public enum ProbeRoute: UInt64, Sendable { case udp = 0, tcp = 1 }
