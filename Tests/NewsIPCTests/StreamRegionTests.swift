@@ -536,6 +536,14 @@ final class StreamRegionTests: XCTestCase {
             default:
                 XCTAssertTrue(stack.takeAppFlags().isSubset(of: .known))
                 XCTAssertTrue((1...geometry.receiveSize).contains(stack.takeReceiveLowWater()))
+                switch rng.next() % 200 {
+                case 0: stack.setEstablished()
+                case 1: stack.setPeerFinished()
+                case 2: stack.setSendClosed()
+                case 3: stack.setReset(errno: ECONNRESET)
+                case 4: stack.set(tcpState: UInt32(truncatingIfNeeded: rng.next()))
+                default: break
+                }
             }
             let now = stack.state
             XCTAssertTrue(now.isConsistent(with: geometry), "\(now)")
