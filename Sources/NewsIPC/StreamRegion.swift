@@ -34,9 +34,10 @@ import CNewsLinux
 //
 // Each index has one writer, which stores it with release; the other side loads it with
 // acquire, once per check, and never trusts it: the stack validates every application word
-// against its own copy of the truth (the app is untrusted) and the app clamps the stack's
-// (a scribbled or buggy stack must not make it read out of bounds). Neither side ever reads
-// back its own words from shared memory, and the area sizes are read once, at attach.
+// against its own copy of the truth (the app is untrusted), and the app refuses impossible
+// stack words (a scribbled or buggy stack must not make it read out of bounds). Once attached,
+// neither side reads its own words back from shared memory, and the area sizes are read
+// once, at attach.
 
 /// Geometry and creation of a stream socket region.
 public enum StreamLayout {
