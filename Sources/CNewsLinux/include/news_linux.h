@@ -119,6 +119,59 @@ _Static_assert(sizeof(news_sock_header_t) == 192, "socket header is three cache 
 _Static_assert(offsetof(news_sock_header_t, app_seq) == 64, "wake word on its own line");
 _Static_assert(offsetof(news_sock_header_t, stack_seq) == 128, "kick word on its own line");
 
+// ---- Exposed stream (TCP) socket buffer -------------------------------------------------------
+// A TCP socket's region (NewsIPC/StreamRegion.swift has the whole layout): a header page with
+// news_sock_header_t at 0, magic NEWS_STREAM_MAGIC (so a UDP region is never taken for one),
+// and news_stream_header_t at NEWS_STREAM_HEADER_OFFSET; a small control channel at
+// NEWS_STREAM_CTL_OFFSET; the send area at NEWS_STREAM_SEND_OFFSET; the receive area right
+// after it. Both areas are byte rings indexed by (stream offset mod size). All indices are
+// free-running totals of bytes since the connection began; each is written by one side only.
+#define NEWS_STREAM_MAGIC 0x4e535452u /* "NSTR" */
+#define NEWS_STREAM_VERSION 1u
+#define NEWS_STREAM_HEADER_OFFSET 256
+#define NEWS_STREAM_CTL_OFFSET 4096
+#define NEWS_STREAM_CTL_CAPACITY 16
+#define NEWS_STREAM_CTL_SLOT 256
+#define NEWS_STREAM_SEND_OFFSET 16384
+#define NEWS_STREAM_MIN_AREA 4096
+#define NEWS_STREAM_MAX_AREA (16 * 1024 * 1024)
+// app_flags bits
+#define NEWS_STREAM_APP_SHUT_WR 1u        // a FIN follows send_tail; send_tail never moves again
+#define NEWS_STREAM_APP_WRITER_WAITS 2u   // wake me when send_acked moves
+#define NEWS_STREAM_APP_READER_WAITS 4u   // wake me when recv_tail - recv_head >= recv_low_water
+// stack_flags bits
+#define NEWS_STREAM_PEER_FIN 1u           // end of stream after recv_tail
+#define NEWS_STREAM_RESET 2u              // connection reset or failed; the sock header's error says why
+#define NEWS_STREAM_ESTABLISHED 4u        // the handshake completed (a connect is done)
+#define NEWS_STREAM_SEND_CLOSED 8u        // the stack sends nothing more (FIN sent, or failed)
+typedef struct news_stream_header {
+    // Line 0, written by newsd at creation. Each side checks it against the size it mapped
+    // when it attaches and keeps its own copy: nothing later re-reads it.
+    uint32_t send_size;     // power of two, NEWS_STREAM_MIN_AREA..NEWS_STREAM_MAX_AREA
+    uint32_t recv_size;     // likewise
+    uint32_t ctl_capacity;  // NEWS_STREAM_CTL_CAPACITY
+    uint32_t ctl_slot;      // NEWS_STREAM_CTL_SLOT
+    uint8_t _pad0[48];
+    // Line 1, written by the application only.
+    uint64_t send_tail;     // bytes appended to the send stream
+    uint64_t recv_head;     // bytes consumed from the receive stream
+    uint32_t app_flags;     // NEWS_STREAM_APP_*
+    uint32_t recv_low_water;// a waiting reader wants this many bytes (SO_RCVLOWAT), >= 1
+    uint8_t _pad1[40];
+    // Line 2, written by the stack only (a report: its truth is its own copy).
+    uint64_t send_acked;    // bytes of the send stream the stack is done with (peer acked)
+    uint64_t recv_tail;     // in-order bytes made readable
+    uint32_t stack_flags;   // NEWS_STREAM_PEER_FIN ...
+    uint32_t tcp_state;     // the connection's state, a number to show
+    uint32_t stack_events;  // bumped after every change the application may wait for
+    uint8_t _pad2[36];
+} news_stream_header_t;
+_Static_assert(sizeof(news_stream_header_t) == 192, "stream header is three cache lines");
+_Static_assert(offsetof(news_stream_header_t, send_tail) == 64, "application words on their own line");
+_Static_assert(offsetof(news_stream_header_t, send_acked) == 128, "stack words on their own line");
+_Static_assert(NEWS_STREAM_HEADER_OFFSET >= sizeof(news_sock_header_t), "stream header after the socket header");
+_Static_assert(NEWS_STREAM_HEADER_OFFSET + sizeof(news_stream_header_t) <= NEWS_STREAM_CTL_OFFSET, "headers fit the first page");
+
 // ---- Atomics over shared memory -------------------------------------------------------------
 static inline uint64_t news_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline uint64_t news_load_relaxed_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
