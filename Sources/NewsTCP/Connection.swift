@@ -194,12 +194,19 @@ public struct TCPConnection: Sendable {
         options = agreed
         acks = AckPolicy(quickLeft: configuration.quickAcks)
         lastReceived = now
-        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiveMSS)
+        // The window our cookie's SYN-ACK offered is already the peer's to use: data on
+        // this very ACK must fit it.
+        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiveMSS,
+                                  advertised: Int(Self.cookieWindow(receiveCapacity: receiveCapacity)))
         let sending = Self.makeSending(una: ack.acknowledgment, window: Int(ack.window), wl1: ack.sequence, wl2: ack.acknowledgment,
                                        options: agreed, rto: RetransmissionTimeout(configuration: configuration.retransmission),
                                        configuration: configuration)
         phase = .established(sending, receiving)
     }
+
+    /// The window of a SYN-ACK that carries a cookie (unscaled: the cookie keeps no window
+    /// scale), as `TCPListener` sends it and the cookie's connection then assumes.
+    public static func cookieWindow(receiveCapacity: Int) -> UInt16 { UInt16(max(0, min(65_535, receiveCapacity))) }
 
     /// Per-connection TSval offset (RFC 7323 5.4 / 7.1: values should not expose a host
     /// clock shared across connections). The ISS is already a keyed hash of the 4-tuple.
