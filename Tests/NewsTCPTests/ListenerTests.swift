@@ -405,6 +405,27 @@ final class ListenerTests: XCTestCase {
         XCTAssertNotNil(established(listener.segmentArrived(genuine, tuple: tuple, receiveCapacity: capacity, at: t0 + 1_000_000)))
     }
 
+    func testASynAckCarryingAValidCookieIsStillReset() {
+        var listener = makeListener(halfOpenLimit: 0)
+        let s = syn(1_000_000)
+        guard let synAck = replied(listener.segmentArrived(s, tuple: tuple, receiveCapacity: capacity, at: t0)) else { return }
+        // The fields of the cookie's genuine ACK, with SYN set too: no handshake ends that way.
+        let forged = TCPSegment(sequence: s.sequence + 1, acknowledgment: synAck.sequence + 1, flags: [.syn, .ack])
+        XCTAssertEqual(replied(listener.segmentArrived(forged, tuple: tuple, receiveCapacity: capacity, at: t0 + 1_000_000)),
+                       reset(at: forged.acknowledgment))
+        XCTAssertEqual(listener.counters.cookiesAccepted, 0)
+        XCTAssertEqual(listener.counters.cookiesRejected, 0, "a SYN-ACK is not checked as a cookie")
+        XCTAssertEqual(listener.acceptQueue, 0)
+    }
+
+    func testACookieSynAckDoesNotAcknowledgeDataOnTheSyn() {
+        var listener = makeListener(halfOpenLimit: 0)
+        var s = syn(1_000_000)
+        s.payloadLength = 100  // TCP Fast Open style data, which a cookie cannot keep
+        XCTAssertEqual(replied(listener.segmentArrived(s, tuple: tuple, receiveCapacity: capacity, at: t0))?.acknowledgment,
+                       SequenceNumber(1_000_001), "ACK = SEG.SEQ + 1: the peer sends the data again")
+    }
+
     func testACookieFromAnExpiredPeriodIsRejected() {
         var listener = makeListener(halfOpenLimit: 0)
         let s = syn(1_000_000)
