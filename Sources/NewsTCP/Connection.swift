@@ -135,7 +135,8 @@ public struct TCPInfo: Sendable, Equatable {
 /// answers with segments to send, where received bytes go, events and its next deadline.
 /// It reads no clock and does no I/O.
 public struct TCPConnection: Sendable {
-    public let configuration: TCPConfiguration
+    /// Policy; the socket options (TCP_NODELAY, keep-alive) may change it at any time.
+    public var configuration: TCPConfiguration
     var phase: Phase
     public internal(set) var options: NegotiatedOptions?
     var timestamps: TimestampState?

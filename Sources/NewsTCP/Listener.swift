@@ -142,21 +142,19 @@ public struct TCPListener: Sendable {
     /// is full: it exists already, and SYNs are dropped while the queue is full, so the
     /// excess is bounded by the half-open connections of that moment.
     public mutating func connectionEstablished() {
-        precondition(halfOpen > 0, "connectionEstablished without a half-open connection")
-        halfOpen -= 1
+        // Counts, never a crash: a shell's accounting slip must not take the server down.
+        halfOpen = max(0, halfOpen - 1)
         acceptQueue += 1
     }
 
     /// A connection from `.open` left SYN-RECEIVED other than for ESTABLISHED.
     public mutating func halfOpenEnded() {
-        precondition(halfOpen > 0, "halfOpenEnded without a half-open connection")
-        halfOpen -= 1
+        halfOpen = max(0, halfOpen - 1)
     }
 
     /// The application accepted a connection.
     public mutating func connectionAccepted() {
-        precondition(acceptQueue > 0, "connectionAccepted with an empty accept queue")
-        acceptQueue -= 1
+        acceptQueue = max(0, acceptQueue - 1)
     }
 
     // MARK: - Segment arrival
