@@ -165,8 +165,24 @@ typedef struct news_stream_header {
     uint32_t tcp_state;     // the connection's state, a number to show
     uint32_t stack_events;  // bumped after every change the application may wait for
     uint8_t _pad2[36];
+    // Line 3, written by the stack only: the connection's numbers for TCP_INFO, a report for
+    // display. Each word is stored on its own, so a reader may see a mix of two updates;
+    // nothing depends on them.
+    uint32_t info_rtt_us;       // smoothed round-trip time
+    uint32_t info_rttvar_us;    // its variation
+    uint32_t info_rto_us;       // the retransmission timeout
+    uint32_t info_snd_cwnd;     // congestion window, bytes
+    uint32_t info_snd_ssthresh; // slow-start threshold, bytes
+    uint32_t info_snd_mss;      // largest segment sent
+    uint32_t info_rcv_mss;      // largest segment the peer may send
+    uint32_t info_total_retrans;// segments retransmitted over the connection's life
+    uint32_t info_unacked;      // segments sent and not yet acknowledged
+    uint32_t info_snd_wnd;      // the peer's advertised window, bytes
+    uint32_t info_rcv_wnd;      // our advertised window, bytes
+    uint8_t _pad3[20];
 } news_stream_header_t;
-_Static_assert(sizeof(news_stream_header_t) == 192, "stream header is three cache lines");
+_Static_assert(sizeof(news_stream_header_t) == 256, "stream header is four cache lines");
+_Static_assert(offsetof(news_stream_header_t, info_rtt_us) == 192, "the info line follows the stack line");
 _Static_assert(offsetof(news_stream_header_t, send_tail) == 64, "application words on their own line");
 _Static_assert(offsetof(news_stream_header_t, send_acked) == 128, "stack words on their own line");
 _Static_assert(NEWS_STREAM_HEADER_OFFSET >= sizeof(news_sock_header_t), "stream header after the socket header");
