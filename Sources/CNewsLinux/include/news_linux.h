@@ -220,7 +220,7 @@ int news_signalfd_for(const int *signals, int count);  // blocks them and return
 int news_signalfd_next(int fd);          // next signal number from a signalfd, -EAGAIN if none
 int news_set_ids(uint32_t uid, uint32_t gid); // setresgid then setresuid (all three ids)
 int news_die_with_parent(int expected_parent); // PR_SET_PDEATHSIG(SIGKILL), then checks the parent
-int news_accept(int fd);                 // accept4(CLOEXEC|NONBLOCK)
+int news_accept_unix(int fd);            // accept4(CLOEXEC|NONBLOCK); news_accept is the C API's
 int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int news_eventfd(void);                  // non-blocking, close-on-exec, counter 0
 // Creates (or attaches to) TAP device `name`, inside the network namespace at `netns_path`
