@@ -146,7 +146,7 @@ int news_die_with_parent(int expected_parent) {
     return 0;
 }
 
-int news_accept(int fd) { return neg_errno(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)); }
+int news_accept_unix(int fd) { return neg_errno(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)); }
 
 int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
     struct ucred cred;

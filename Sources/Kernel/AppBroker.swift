@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import NewsConfig
 import NewsIPC
@@ -19,46 +20,100 @@ import NewsSystem
 ///
 /// Protocol (one line each way): on connect newsd says `hello 1` or `refused ERRNO TEXT`;
 /// then `udp` → `ok ID` (with the two descriptors) and `close ID` → `ok`, or `error ERRNO TEXT`.
+///
+/// TCP sockets (docs/TCP-SOCKETS.md) go the same way to tcpserver, over a control socket of
+/// their own with an outbox of its own, so a hung tcpserver never holds up UDP sockets:
+/// `tcp [SEND RECV]` → `ok ID`; `listen ID N` → `ok` (newsd hands tcpserver up to
+/// `maxSpares` *spare* sockets for the listener's new connections); `accept ID NEWID` →
+/// `ok NEWID` with the spare's descriptors (and a fresh spare replaces it).
 final class AppBroker {
+    enum Transport: String, CaseIterable, Sendable { case udp, tcp }
+
+    /// What a socket is to newsd: the application's UDP or TCP socket, or a spare that
+    /// tcpserver holds for a listener's next connection (the application has nothing of it
+    /// until it accepts it).
+    enum Role: Equatable {
+        case udp
+        case tcp
+        case spare(listener: UInt32)
+    }
+
     struct Socket {
         let id: UInt32
         let region: Int32
-        /// newsd keeps both kick ends for the socket's life: the stack's until the UDP server has
+        /// newsd keeps both kick ends for the socket's life: the stack's until the server has
         /// it (the hand-off may wait, and is repeated after a restart), the application's so that
-        /// an application closing its end cannot leave the UDP server a hung-up socket that
-        /// polls readable forever.
+        /// an application closing its end cannot leave the server a hung-up socket that polls
+        /// readable forever.
         let appKick: Int32
         let stackKick: Int32
         let owner: Int32
         let uid: UInt32
+        var role: Role
+        /// A TCP socket's area sizes (0 for UDP): a listener's spares get the same, as an
+        /// accepted Linux socket inherits its listener's buffer sizes.
+        let sendSize: Int
+        let receiveSize: Int
+
+        var transport: Transport { role == .udp ? .udp : .tcp }
     }
 
     final class App {
         let fd: Int32
         let uid: UInt32
         var buffer: [UInt8] = []
+        /// The sockets the application holds (never its listeners' spares).
         var sockets: [UInt32] = []
         var broken = false
         init(fd: Int32, uid: UInt32) { self.fd = fd; self.uid = uid }
     }
 
-    enum Handoff: Equatable { case open(UInt32), close(UInt32) }
+    enum Handoff: Equatable {
+        case open(UInt32), spare(listener: UInt32, id: UInt32), close(UInt32)
 
-    /// Opens that may wait for a UDP server that is down, hung or slow.
+        /// Whether this hands socket `id` over (as an application's socket or as a spare).
+        func opens(_ id: UInt32) -> Bool {
+            switch self {
+            case .open(let i), .spare(_, let i): i == id
+            case .close: false
+            }
+        }
+    }
+
+    /// The hand-offs waiting for one server's control socket. Never blocks: what the socket
+    /// does not take now waits for POLLOUT, bounded by `maxPendingOpens` opens.
+    struct Outbox {
+        let control: Int32
+        var queue: [Handoff] = []
+        var pendingOpens = 0
+        var deferred: UInt64 = 0
+
+        init(control: Int32) { self.control = control }
+
+        func holdsOpen(of id: UInt32) -> Bool { queue.contains { $0.opens(id) } }
+    }
+
+    /// Opens that may wait for a server that is down, hung or slow (per server).
     static let maxPendingOpens = 256
+    /// The most spares one listener gets, whatever backlog it asks for.
+    static let maxSpares = 32
 
     let log = Logger(label: "newsd")
     let path: String
     let listenFD: Int32
     let udpControl: Int32
+    let tcpControl: Int32?
     let group: (name: String, gid: UInt32)?
     let limits: Config.Limits
     private(set) var apps: [App] = []
     private(set) var sockets: [UInt32: Socket] = [:]
+    /// Each listener's spares, oldest first.
+    private(set) var listeners: [UInt32: [UInt32]] = [:]
+    /// How many spares each listener keeps (min(backlog, maxSpares), at least 1).
+    private var spareTarget: [UInt32: Int] = [:]
     private var socketsOfUID: [UInt32: Int] = [:]
     private var nextID: UInt32 = 1
-    private(set) var outbox: [Handoff] = []
-    private var pendingOpens = 0
+    private var outboxes: [Transport: Outbox] = [:]
     var counters = Counters()
 
     struct Counters {
@@ -66,11 +121,15 @@ final class AppBroker {
         var appsDisconnected: UInt64 = 0
         var socketsOpened: UInt64 = 0
         var socketsRefused: UInt64 = 0
-        var handoffsDeferred: UInt64 = 0
         var badRequests: UInt64 = 0
+        var tcpAccepts: UInt64 = 0
+        /// Replacement spares that could not be made (the uid at its limits, the outbox full):
+        /// the listener keeps fewer until a later accept or listen tops it up.
+        var sparesShort: UInt64 = 0
     }
 
-    init(path: String, group: (name: String, gid: UInt32)?, limits: Config.Limits, udpControl: Int32) throws {
+    /// `tcpControl` nil: no TCP server (TCP requests are refused with EAFNOSUPPORT).
+    init(path: String, group: (name: String, gid: UInt32)?, limits: Config.Limits, udpControl: Int32, tcpControl: Int32? = nil) throws {
         self.path = path
         self.group = group
         self.limits = limits
@@ -78,12 +137,26 @@ final class AppBroker {
         // peer's groups as well, so a connection passed on by a member is no way in.
         listenFD = try UnixSocket.listen(path: path, mode: group == nil ? 0o666 : 0o660, group: group?.gid ?? 0)
         self.udpControl = udpControl
+        self.tcpControl = tcpControl
         try FD.setNonBlocking(udpControl)
+        outboxes[.udp] = Outbox(control: udpControl)
+        if let tcpControl {
+            try FD.setNonBlocking(tcpControl)
+            outboxes[.tcp] = Outbox(control: tcpControl)
+        }
     }
 
     var descriptors: [Int32] { [listenFD] + apps.map(\.fd) }
-    /// Whether newsd should wait for the UDP server's control socket to take more.
-    var wantsToWrite: Bool { !outbox.isEmpty }
+    /// The UDP server's waiting hand-offs.
+    var outbox: [Handoff] { outboxes[.udp]?.queue ?? [] }
+    func outbox(_ t: Transport) -> [Handoff] { outboxes[t]?.queue ?? [] }
+    func deferredHandoffs(_ t: Transport) -> UInt64 { outboxes[t]?.deferred ?? 0 }
+    /// The control sockets newsd should wait on for POLLOUT (their outboxes hold hand-offs).
+    var controlsWantingWrite: [Int32] {
+        Transport.allCases.compactMap { t in outboxes[t].flatMap { $0.queue.isEmpty ? nil : $0.control } }
+    }
+    var tcpSocketsLive: Int { sockets.values.lazy.filter { $0.role == .tcp }.count }
+    var tcpSpares: Int { sockets.values.lazy.filter { if case .spare = $0.role { return true } else { return false } }.count }
 
     func readable(_ fd: Int32) {
         if fd == listenFD { accept(); return }
@@ -139,15 +212,17 @@ final class AppBroker {
         let words = line.split(separator: " ")
         switch (words.first, words.count) {
         case ("udp", 1):
-            if let refusal = refusalToOpen(for: app.uid) {
-                counters.socketsRefused += 1
-                send(app, "error \(refusal.errno) \(refusal.text)")
+            openRequest(.udp, send: 0, receive: 0, from: app)
+        case ("tcp", 1):
+            openRequest(.tcp, send: StreamLayout.defaultSendSize, receive: StreamLayout.defaultReceiveSize, from: app)
+        case ("tcp", 3):
+            guard let send = Int(words[1]), let receive = Int(words[2]),
+                  StreamLayout.isValidAreaSize(send), StreamLayout.isValidAreaSize(receive) else {
+                counters.badRequests += 1
+                self.send(app, "error \(Errno.invalid) tcp SEND RECV: area sizes must be powers of two from \(StreamLayout.minAreaSize) to \(StreamLayout.maxAreaSize) bytes")
                 return
             }
-            do { try open(for: app) } catch {
-                counters.socketsRefused += 1
-                send(app, "error \(Errno.noBuffers) \(error)")
-            }
+            openRequest(.tcp, send: send, receive: receive, from: app)
         case ("close", 2):
             guard let id = UInt32(words[1]), app.sockets.contains(id) else {
                 counters.badRequests += 1
@@ -156,21 +231,73 @@ final class AppBroker {
             }
             close(id)
             send(app, "ok")
+        case ("listen", 3):
+            guard let id = UInt32(words[1]), app.sockets.contains(id), let s = sockets[id] else {
+                counters.badRequests += 1
+                send(app, "error \(Errno.badDescriptor) no such socket")
+                return
+            }
+            guard s.role == .tcp else {
+                counters.badRequests += 1
+                send(app, "error \(EOPNOTSUPP) listen: not a TCP socket")
+                return
+            }
+            guard let backlog = Int(words[2]) else {
+                counters.badRequests += 1
+                send(app, "error \(Errno.invalid) listen ID N: N is a number")
+                return
+            }
+            listen(s, backlog: backlog, app: app)
+        case ("accept", 3):
+            guard let id = UInt32(words[1]), app.sockets.contains(id), listeners[id] != nil else {
+                counters.badRequests += 1
+                send(app, "error \(Errno.invalid) accept: not a listening socket of this application")
+                return
+            }
+            guard let newID = UInt32(words[2]), let spare = sockets[newID], spare.role == .spare(listener: id) else {
+                counters.badRequests += 1
+                send(app, "error \(Errno.invalid) accept: \(words[2]) is not a connection of listener \(id)")
+                return
+            }
+            acceptSpare(spare, of: id, app: app)
         default:
             counters.badRequests += 1
             send(app, "error \(Errno.invalid) bad request")
         }
     }
 
-    private func refusalToOpen(for uid: UInt32) -> (errno: Int32, text: String)? {
-        if (socketsOfUID[uid] ?? 0) >= limits.socketsPerUID {
-            return (Errno.tooManyFiles, "uid \(uid) holds \(limits.socketsPerUID) sockets already (limits.sockets_per_uid)")
+    private func openRequest(_ transport: Transport, send sendSize: Int, receive receiveSize: Int, from app: App) {
+        if let refusal = refusalToOpen(transport, for: app.uid, count: 1) {
+            counters.socketsRefused += 1
+            send(app, "error \(refusal.errno) \(refusal.text)")
+            return
         }
-        if sockets.count >= limits.sockets {
-            return (Errno.tooManyFilesInSystem, "newsd holds \(limits.sockets) sockets already (limits.sockets)")
+        do {
+            let s = try makeSocket(transport == .udp ? .udp : .tcp, owner: app, send: sendSize, receive: receiveSize)
+            app.sockets.append(s.id)
+            do { try UnixSocket.send(app.fd, Array("ok \(s.id)\n".utf8), fds: [s.region, s.appKick]) } catch {
+                app.broken = true
+            }
+        } catch {
+            counters.socketsRefused += 1
+            send(app, "error \(Errno.noBuffers) \(error)")
         }
-        if pendingOpens >= Self.maxPendingOpens {
-            return (Errno.noBuffers, "the UDP server is not taking sockets now (\(pendingOpens) waiting); try again")
+    }
+
+    /// Why `count` more sockets for `uid` cannot be made now, if they cannot.
+    private func refusalToOpen(_ transport: Transport, for uid: UInt32, count: Int) -> (errno: Int32, text: String)? {
+        guard let box = outboxes[transport] else {
+            return (EAFNOSUPPORT, "newsd has no \(transport.rawValue) server")
+        }
+        if (socketsOfUID[uid] ?? 0) + count > limits.socketsPerUID {
+            return (Errno.tooManyFiles, "uid \(uid) holds \(socketsOfUID[uid] ?? 0) sockets and spares; limits.sockets_per_uid is \(limits.socketsPerUID)")
+        }
+        if sockets.count + count > limits.sockets {
+            return (Errno.tooManyFilesInSystem, "newsd holds \(sockets.count) sockets and spares; limits.sockets is \(limits.sockets)")
+        }
+        if box.pendingOpens + count > Self.maxPendingOpens {
+            let server = transport == .udp ? "UDP" : "TCP"
+            return (Errno.noBuffers, "the \(server) server is not taking sockets now (\(box.pendingOpens) waiting); try again")
         }
         return nil
     }
@@ -182,90 +309,183 @@ final class AppBroker {
         return nextID
     }
 
-    private func open(for app: App) throws {
+    /// Creates a socket's region and kick pair, records it and queues its hand-off to its
+    /// server. The caller checked the limits.
+    private func makeSocket(_ role: Role, owner app: App, send sendSize: Int, receive receiveSize: Int) throws -> Socket {
         let id = freshID()
-        let region = try SharedRegion.create(name: "socket-\(id)", size: SocketLayout.regionSize)
-        SocketLayout.initialize(region.base, id: id)
+        let region: SharedRegion
+        if role == .udp {
+            region = try SharedRegion.create(name: "socket-\(id)", size: SocketLayout.regionSize)
+            SocketLayout.initialize(region.base, id: id)
+        } else {
+            region = try SharedRegion.create(name: "stream-\(id)", size: StreamLayout.regionSize(send: sendSize, receive: receiveSize))
+            StreamLayout.initialize(region.base, id: id, send: sendSize, receive: receiveSize)
+        }
         region.unmap()
         let kick: (Int32, Int32)
         do { kick = try UnixSocket.kickPair() } catch { region.closeDescriptor(); throw error }
-        let socket = Socket(id: id, region: region.fd, appKick: kick.0, stackKick: kick.1, owner: app.fd, uid: app.uid)
+        let socket = Socket(id: id, region: region.fd, appKick: kick.0, stackKick: kick.1, owner: app.fd, uid: app.uid, role: role,
+                            sendSize: role == .udp ? 0 : sendSize, receiveSize: role == .udp ? 0 : receiveSize)
         sockets[id] = socket
         socketsOfUID[app.uid, default: 0] += 1
-        app.sockets.append(id)
-        enqueue(.open(id))
-        counters.socketsOpened += 1
-        do { try UnixSocket.send(app.fd, Array("ok \(id)\n".utf8), fds: [region.fd, kick.0]) } catch {
-            app.broken = true
+        if case .spare(let listener) = role {
+            enqueue(.spare(listener: listener, id: id), .tcp)
+        } else {
+            enqueue(.open(id), socket.transport)
         }
+        counters.socketsOpened += 1
+        return socket
     }
 
-    // MARK: - Hand-offs to the UDP server
+    // MARK: - Listeners
 
-    private func enqueue(_ h: Handoff) {
-        switch h {
-        case .open:
-            pendingOpens += 1
-            outbox.append(h)
-        case .close(let id):
-            // Never handed over yet: the UDP server need not hear of it at all.
-            if let i = outbox.firstIndex(of: .open(id)) {
-                outbox.remove(at: i)
-                pendingOpens -= 1
-            } else {
-                outbox.append(h)
+    /// Makes `s` a listener with min(backlog, maxSpares) spares (at least one: Linux's
+    /// listen(fd, 0) still accepts a connection); listening again only tops the spares up.
+    /// All the spares it needs fit the limits, or none is made.
+    private func listen(_ s: Socket, backlog: Int, app: App) {
+        let target = backlog < 0 ? Self.maxSpares : max(1, min(backlog, Self.maxSpares))
+        spareTarget[s.id] = max(target, spareTarget[s.id] ?? 0)
+        let have = listeners[s.id]?.count ?? 0
+        let need = max(0, spareTarget[s.id]! - have)
+        if let refusal = refusalToOpen(.tcp, for: app.uid, count: need) {
+            counters.socketsRefused += 1
+            if have == 0 { spareTarget[s.id] = nil }
+            send(app, "error \(refusal.errno) listen: \(need) spare sockets: \(refusal.text)")
+            return
+        }
+        if listeners[s.id] == nil { listeners[s.id] = [] }
+        do {
+            for _ in 0..<need { try addSpare(to: s, app: app) }
+        } catch {
+            counters.socketsRefused += 1
+            send(app, "error \(Errno.noBuffers) listen: \(error)")
+            return
+        }
+        send(app, "ok")
+    }
+
+    private func addSpare(to listener: Socket, app: App) throws {
+        let spare = try makeSocket(.spare(listener: listener.id), owner: app, send: listener.sendSize, receive: listener.receiveSize)
+        listeners[listener.id, default: []].append(spare.id)
+    }
+
+    /// The spare becomes the application's socket: it gets the region and the app kick,
+    /// tcpserver keeps serving the same region (nothing to tell it), and a fresh spare takes
+    /// its place if the limits allow.
+    private func acceptSpare(_ spare: Socket, of listener: UInt32, app: App) {
+        sockets[spare.id]?.role = .tcp
+        listeners[listener]?.removeAll { $0 == spare.id }
+        app.sockets.append(spare.id)
+        counters.tcpAccepts += 1
+        do { try UnixSocket.send(app.fd, Array("ok \(spare.id)\n".utf8), fds: [spare.region, spare.appKick]) } catch {
+            app.broken = true
+        }
+        topUpSpares(of: listener, app: app)
+    }
+
+    private func topUpSpares(of listener: UInt32, app: App) {
+        guard let l = sockets[listener], let target = spareTarget[listener] else { return }
+        while (listeners[listener]?.count ?? 0) < target {
+            guard refusalToOpen(.tcp, for: app.uid, count: 1) == nil, (try? addSpare(to: l, app: app)) != nil else {
+                counters.sparesShort += 1
+                return
             }
         }
     }
 
-    /// Sends what the UDP server's control socket takes now; the rest waits for POLLOUT.
+    // MARK: - Hand-offs to the servers
+
+    private func enqueue(_ h: Handoff, _ t: Transport) {
+        guard var box = outboxes[t] else { return }
+        switch h {
+        case .open, .spare:
+            box.pendingOpens += 1
+            box.queue.append(h)
+        case .close(let id):
+            // Never handed over yet: the server need not hear of it at all.
+            if let i = box.queue.firstIndex(where: { $0.opens(id) }) {
+                box.queue.remove(at: i)
+                box.pendingOpens -= 1
+            } else {
+                box.queue.append(h)
+            }
+        }
+        outboxes[t] = box
+    }
+
+    /// Sends what each server's control socket takes now; the rest waits for POLLOUT.
     func flush() {
-        while let h = outbox.first {
+        for t in Transport.allCases where outboxes[t] != nil { flush(t) }
+    }
+
+    private func flush(_ t: Transport) {
+        guard var box = outboxes[t] else { return }
+        defer { outboxes[t] = box }
+        let server = t == .udp ? "udpserver" : "tcpserver"
+        while let h = box.queue.first {
             let sent: Bool
             switch h {
             case .open(let id):
-                guard let s = sockets[id] else { sent = true; break }
-                sent = trySend("open \(id) \(s.uid)", fds: [s.region, s.stackKick])
-                if sent { pendingOpens -= 1 }
+                guard let s = sockets[id] else { sent = true; box.pendingOpens -= 1; break }
+                sent = trySend("open \(id) \(s.uid)", fds: [s.region, s.stackKick], on: box.control, to: server)
+                if sent { box.pendingOpens -= 1 }
+            case .spare(let listener, let id):
+                guard let s = sockets[id] else { sent = true; box.pendingOpens -= 1; break }
+                sent = trySend("spare \(listener) \(id) \(s.uid)", fds: [s.region, s.stackKick], on: box.control, to: server)
+                if sent { box.pendingOpens -= 1 }
             case .close(let id):
-                sent = trySend("close \(id)", fds: [])
+                sent = trySend("close \(id)", fds: [], on: box.control, to: server)
             }
-            guard sent else { counters.handoffsDeferred += 1; return }
-            outbox.removeFirst()
+            guard sent else { box.deferred += 1; return }
+            box.queue.removeFirst()
         }
     }
 
-    private func trySend(_ text: String, fds: [Int32]) -> Bool {
+    private func trySend(_ text: String, fds: [Int32], on control: Int32, to server: String) -> Bool {
         do {
-            try UnixSocket.send(udpControl, Array(text.utf8), fds: fds)
+            try UnixSocket.send(control, Array(text.utf8), fds: fds)
             return true
         } catch {
             if error.isWouldBlock { return false }
             // The socketpair lives as long as newsd; any other error is a bug worth a line,
             // and dropping the hand-off is the only way not to retry it forever.
-            log.error("cannot hand '\(text)' to udpserver: \(error)")
+            log.error("cannot hand '\(text)' to \(server): \(error)")
             return true
         }
     }
 
-    /// After the UDP server restarted: it gets every live socket again (it takes their
-    /// bindings back from its own state region, not from their headers). Anything still in
-    /// the socketpair from before comes first, in order, so a stale open is always followed
-    /// by its close.
-    func resendAll() {
-        for s in sockets.values.sorted(by: { $0.id < $1.id }) where !outbox.contains(.open(s.id)) { enqueue(.open(s.id)) }
-        flush()
+    /// After a server restarted: it gets every live socket of its transport again (it takes
+    /// their state back from its own state region, not from their headers); for tcpserver
+    /// that includes every spare, as `spare LISTENER ID UID`, after its listener. Anything
+    /// still in the socketpair from before comes first, in order, so a stale open is always
+    /// followed by its close.
+    func resendAll(_ t: Transport = .udp) {
+        guard let box = outboxes[t] else { return }
+        for s in sockets.values.sorted(by: { $0.id < $1.id }) where s.transport == t && !box.holdsOpen(of: s.id) {
+            if case .spare(let listener) = s.role {
+                enqueue(.spare(listener: listener, id: s.id), t)
+            } else {
+                enqueue(.open(s.id), t)
+            }
+        }
+        flush(t)
     }
 
     private func close(_ id: UInt32) {
         guard let s = sockets.removeValue(forKey: id) else { return }
-        enqueue(.close(id))
+        // A listener's spares go with it (closed after it, so tcpserver never sees a spare
+        // outlive its listener).
+        let spares = listeners.removeValue(forKey: id) ?? []
+        spareTarget[id] = nil
+        enqueue(.close(id), s.transport)
         FD.close(s.region)
         FD.close(s.appKick)
         FD.close(s.stackKick)
         socketsOfUID[s.uid, default: 1] -= 1
         if socketsOfUID[s.uid] == 0 { socketsOfUID[s.uid] = nil }
+        if case .spare(let listener) = s.role { listeners[listener]?.removeAll { $0 == id } }
         if let app = apps.first(where: { $0.fd == s.owner }) { app.sockets.removeAll { $0 == id } }
+        for spare in spares { close(spare) }
     }
 
     private func disconnect(_ app: App) {

@@ -17,12 +17,16 @@ final class Plumbing {
     private(set) var stateRegions: [ServerKind: SharedRegion] = [:]
     /// newsd's private connection to the UDP server, for handing over socket regions.
     let udpControl: (newsd: Int32, udp: Int32)
+    /// The same for the TCP server (stream regions and spares; docs/TCP-SOCKETS.md).
+    let tcpControl: (newsd: Int32, tcp: Int32)
 
     init(config: Config, cores: CoreMap) throws(SystemError) {
         shm = config.ipc == .shm
         capacity = config.ringCapacity
         let (a, b) = try UnixSocket.seqpacketPair()
         udpControl = (a, b)
+        let (c, d) = try UnixSocket.seqpacketPair()
+        tcpControl = (c, d)
         for server in ServerKind.allCases {
             let page = try SharedRegion.create(name: "status-\(server.rawValue)", size: StatusPage.regionSize)
             Confinement.placeRegion(page.base, size: page.size, nearCPU: cores[server])
@@ -122,6 +126,8 @@ final class Plumbing {
         for fd in wakeFDs.values { FD.close(fd) }
         FD.close(udpControl.newsd)
         FD.close(udpControl.udp)
+        FD.close(tcpControl.newsd)
+        FD.close(tcpControl.tcp)
         wakeFDs = [:]
         statusPages = [:]; doorbells = [:]; regions = [:]; socketPairs = [:]
     }

@@ -183,8 +183,14 @@ extension Supervisor {
             Counter(name: "sockets_opened", value: broker?.counters.socketsOpened ?? 0),
             Counter(name: "sockets_refused", value: broker?.counters.socketsRefused ?? 0),
             Counter(name: "app_bad_requests", value: broker?.counters.badRequests ?? 0),
-            Counter(name: "udp_handoffs_waiting", value: UInt64(broker?.outbox.count ?? 0)),
-            Counter(name: "udp_handoffs_deferred", value: broker?.counters.handoffsDeferred ?? 0),
+            Counter(name: "udp_handoffs_waiting", value: UInt64(broker?.outbox(.udp).count ?? 0)),
+            Counter(name: "udp_handoffs_deferred", value: broker?.deferredHandoffs(.udp) ?? 0),
+            Counter(name: "tcp_sockets_live", value: UInt64(broker?.tcpSocketsLive ?? 0)),
+            Counter(name: "tcp_spares", value: UInt64(broker?.tcpSpares ?? 0)),
+            Counter(name: "tcp_accepts", value: broker?.counters.tcpAccepts ?? 0),
+            Counter(name: "tcp_spares_short", value: broker?.counters.sparesShort ?? 0),
+            Counter(name: "tcp_handoffs_waiting", value: UInt64(broker?.outbox(.tcp).count ?? 0)),
+            Counter(name: "tcp_handoffs_deferred", value: broker?.deferredHandoffs(.tcp) ?? 0),
         ], invalidCounters: 0)]
         for kind in ServerKind.allCases {
             let (valid, invalid) = plumbing.status(kind).counters()

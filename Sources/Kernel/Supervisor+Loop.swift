@@ -12,7 +12,8 @@ extension Supervisor {
         try makeControlDirectory()
         listenFD = try UnixSocket.listen(path: config.controlSocket, mode: 0o660, group: controlGroup)
         let appGroup = config.appGroup.isEmpty ? nil : (name: config.appGroup, gid: try Confinement.lookupGroup(config.appGroup))
-        broker = try AppBroker(path: config.appSocket, group: appGroup, limits: config.limits, udpControl: plumbing.udpControl.newsd)
+        broker = try AppBroker(path: config.appSocket, group: appGroup, limits: config.limits, udpControl: plumbing.udpControl.newsd,
+                              tcpControl: plumbing.tcpControl.newsd)
         log.info("newsd \(Proc.pid): ipc \(config.ipc.rawValue), nic \(config.nic.backend == "tap" ? "tap \(config.nic.tap)" + (config.nic.netns.isEmpty ? "" : " in netns \(config.nic.netns)") : "none"), cores \(ServerKind.allCases.map { "\($0.rawValue)=\(cores[$0])" }.joined(separator: " ")), control \(config.controlSocket)\(config.faultInjection ? ", fault injection enabled" : "")")
         for kind in ServerKind.allCases { start(kind, fresh: true) }
 
@@ -59,9 +60,10 @@ extension Supervisor {
         let brokerFDs = broker?.descriptors ?? []
         let brokerBase = entries.count
         entries += brokerFDs.map { Poll.Entry(fd: $0) }
-        // Hand-offs waiting for the UDP server's control socket to drain.
-        let outboxEntry = broker?.wantsToWrite == true ? entries.count : nil
-        if outboxEntry != nil { entries.append(Poll.Entry(fd: plumbing.udpControl.newsd, wantsWrite: true)) }
+        // Hand-offs waiting for the UDP or TCP server's control socket to drain.
+        let outboxBase = entries.count
+        let outboxFDs = broker?.controlsWantingWrite ?? []
+        entries += outboxFDs.map { Poll.Entry(fd: $0, wantsWrite: true) }
         var ms = Int32(clamping: (timeoutNanos + 999_999) / 1_000_000)
         if let fd = capture.channel.pollDescriptor, capture.active { entries.append(Poll.Entry(fd: fd)) }
         if probe.active {
@@ -96,7 +98,7 @@ extension Supervisor {
         for (i, fd) in brokerFDs.enumerated() where entries[brokerBase + i].readable || entries[brokerBase + i].hangup {
             broker?.readable(fd)
         }
-        if let i = outboxEntry, entries[i].writable { broker?.flush() }
+        if outboxFDs.indices.contains(where: { entries[outboxBase + $0].writable }) { broker?.flush() }
         expireClients()
     }
 

@@ -63,8 +63,13 @@ final class Supervisor {
         slot.generation += 1
         plumbing.status(kind).prepare(generation: slot.generation, fresh: fresh)
         // The "device" is what the server drives beyond its channels: the NIC driver's TAP,
-        // the UDP server's control connection from newsd (socket regions arrive on it).
-        let drives: Int32? = kind == .nicdriver ? device : kind == .udpserver ? plumbing.udpControl.udp : nil
+        // the UDP and TCP servers' control connections from newsd (socket regions arrive on them).
+        let drives: Int32? = switch kind {
+        case .nicdriver: device
+        case .udpserver: plumbing.udpControl.udp
+        case .tcpserver: plumbing.tcpControl.tcp
+        default: nil
+        }
         let (fds, ends, wakeFD, deviceFD, state) = plumbing.handOver(to: kind, device: drives)
         let ids = serverIDs[kind]!
         var args = LaunchArguments(
@@ -92,7 +97,8 @@ final class Supervisor {
                 // turns every crash into SIGSYS, so it is off for servers.
                 environment: ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"], descriptors: fds)
             slot.state = .starting
-            if kind == .udpserver && !fresh { broker?.resendAll() }
+            if kind == .udpserver && !fresh { broker?.resendAll(.udp) }
+            if kind == .tcpserver && !fresh { broker?.resendAll(.tcp) }
             log.info("started \(kind.rawValue) pid \(slot.child!.pid) cpu \(slot.cpu) \(ids) (\(fresh ? "fresh" : "restart"), generation \(slot.generation))")
         } catch {
             log.error("cannot start \(kind.rawValue): \(error)")
@@ -108,7 +114,7 @@ final class Supervisor {
         switch kind {
         case .ipserver:
             ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
-        case .udpserver:
+        case .udpserver, .tcpserver:
             ["ip.address": config.ip.address]
         case .tcpserver:
             ["ip.address": config.ip.address, "ip.mtu": String(config.ip.mtu), "tcp.congestion": config.tcp.congestion,

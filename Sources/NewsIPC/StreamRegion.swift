@@ -7,11 +7,13 @@ import CNewsLinux
 //   0                 192             news_sock_header_t, magic NEWS_STREAM_MAGIC, version 1.
 //                                     Line 1 (64) is the app's wake word, line 2 (128) the
 //                                     stack's kick line, exactly as for a UDP socket.
-//   256               192             news_stream_header_t:
+//   256               256             news_stream_header_t:
 //     256               64              area sizes, control geometry (newsd, at creation)
 //     320               64              send_tail, recv_head, app_flags, recv_low_water (app)
 //     384               64              send_acked, recv_tail, stack_flags, tcp_state,
 //                                       stack_events (stack)
+//     448               64              info: rtt, rto, windows, mss, retransmissions
+//                                       (stack; TCP_INFO, for display only)
 //   4096              10624           control channel (ChannelLayout, capacity 16, slot 256):
 //                                     requests app → stack on the down ring; answers and
 //                                     notifications (for a listener: new connections' socket
@@ -48,6 +50,7 @@ public enum StreamLayout {
     public static let constantsLineOffset = streamHeaderOffset
     public static let appLineOffset = streamHeaderOffset + 64
     public static let stackLineOffset = streamHeaderOffset + 128
+    public static let infoLineOffset = streamHeaderOffset + 192
     public static let controlOffset = headerSize
     /// Control requests are few and small (connect, listen, options, close); a listener's
     /// new connections are one message each, and the app drains them as it accepts.
@@ -696,5 +699,68 @@ public struct StreamStackEnd {
     private func wakeApp(ifWaiting what: StreamAppFlags) {
         news_fence_seq_cst()
         if !takeAppFlags().isDisjoint(with: what) { header.appBell.ring() }
+    }
+}
+
+// MARK: - The info line (TCP_INFO)
+
+/// The connection's numbers as the stack last published them (the stream header's info
+/// line): what TCP_INFO reports. Display only: the stack stores each word on its own, so a
+/// reader may see parts of two updates, and nothing the application does depends on them
+/// (any value is a possible one, so there is nothing to validate).
+public struct StreamInfo: Equatable, Sendable {
+    public var rttMicros: UInt32 = 0
+    public var rttVarianceMicros: UInt32 = 0
+    public var rtoMicros: UInt32 = 0
+    /// Congestion window and slow-start threshold, in bytes.
+    public var sendCongestionWindow: UInt32 = 0
+    public var sendSlowStartThreshold: UInt32 = 0
+    public var sendMSS: UInt32 = 0
+    public var receiveMSS: UInt32 = 0
+    public var totalRetransmissions: UInt32 = 0
+    /// Segments sent and not yet acknowledged.
+    public var unacknowledged: UInt32 = 0
+    /// The peer's advertised window and ours, in bytes.
+    public var sendWindow: UInt32 = 0
+    public var receiveWindow: UInt32 = 0
+
+    public init() {}
+}
+
+extension StreamStackEnd {
+    /// Publishes the connection's numbers for TCP_INFO. Wakes nobody: nobody waits on them.
+    public func publish(info: StreamInfo) {
+        let s = stream
+        news_store_release_u32(&s.pointee.info_rtt_us, info.rttMicros)
+        news_store_release_u32(&s.pointee.info_rttvar_us, info.rttVarianceMicros)
+        news_store_release_u32(&s.pointee.info_rto_us, info.rtoMicros)
+        news_store_release_u32(&s.pointee.info_snd_cwnd, info.sendCongestionWindow)
+        news_store_release_u32(&s.pointee.info_snd_ssthresh, info.sendSlowStartThreshold)
+        news_store_release_u32(&s.pointee.info_snd_mss, info.sendMSS)
+        news_store_release_u32(&s.pointee.info_rcv_mss, info.receiveMSS)
+        news_store_release_u32(&s.pointee.info_total_retrans, info.totalRetransmissions)
+        news_store_release_u32(&s.pointee.info_unacked, info.unacknowledged)
+        news_store_release_u32(&s.pointee.info_snd_wnd, info.sendWindow)
+        news_store_release_u32(&s.pointee.info_rcv_wnd, info.receiveWindow)
+    }
+}
+
+extension StreamAppEnd {
+    /// The stack's last published numbers (see `StreamInfo`).
+    public var info: StreamInfo {
+        let s = stream
+        var i = StreamInfo()
+        i.rttMicros = news_load_acquire_u32(&s.pointee.info_rtt_us)
+        i.rttVarianceMicros = news_load_acquire_u32(&s.pointee.info_rttvar_us)
+        i.rtoMicros = news_load_acquire_u32(&s.pointee.info_rto_us)
+        i.sendCongestionWindow = news_load_acquire_u32(&s.pointee.info_snd_cwnd)
+        i.sendSlowStartThreshold = news_load_acquire_u32(&s.pointee.info_snd_ssthresh)
+        i.sendMSS = news_load_acquire_u32(&s.pointee.info_snd_mss)
+        i.receiveMSS = news_load_acquire_u32(&s.pointee.info_rcv_mss)
+        i.totalRetransmissions = news_load_acquire_u32(&s.pointee.info_total_retrans)
+        i.unacknowledged = news_load_acquire_u32(&s.pointee.info_unacked)
+        i.sendWindow = news_load_acquire_u32(&s.pointee.info_snd_wnd)
+        i.receiveWindow = news_load_acquire_u32(&s.pointee.info_rcv_wnd)
+        return i
     }
 }

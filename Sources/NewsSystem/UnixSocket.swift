@@ -88,7 +88,7 @@ public enum UnixSocket {
 
     /// Accepts one pending connection, or nil if none is pending.
     public static func accept(_ fd: Int32) throws(SystemError) -> Int32? {
-        let c = news_accept(fd)
+        let c = news_accept_unix(fd)
         if c < 0 {
             if -c == EAGAIN || -c == EWOULDBLOCK || -c == EINTR || -c == ECONNABORTED { return nil }
             throw SystemError("accept", errno: -c)

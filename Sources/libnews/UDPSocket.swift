@@ -172,27 +172,3 @@ public final class UDPSocket {
     /// The wake word this socket's application sleeps on (for `NewsPoll`).
     var bell: Doorbell { header.appBell }
 }
-
-/// Waiting on several sockets at once: a look at each ring, and only if none is ready one
-/// futex_waitv over all their wake words.
-public enum NewsPoll {
-    /// Returns the indices of the sockets that are readable, waiting up to `timeoutNanos`
-    /// (nil: forever) if none is. It first looks at the rings for `spinNanos` (no system
-    /// call: the next datagram of a busy stream usually arrives within that), then sleeps.
-    public static func wait(_ sockets: [UDPSocket], timeoutNanos: UInt64?, spinNanos: UInt64 = 50_000) -> [Int] {
-        var ready = sockets.indices.filter { sockets[$0].readable }
-        if !ready.isEmpty || timeoutNanos == 0 { return ready }
-        let spinUntil = Clock.nanos() + min(spinNanos, timeoutNanos ?? spinNanos)
-        while Clock.nanos() < spinUntil {
-            for _ in 0..<64 { CPU.relax() }
-            ready = sockets.indices.filter { sockets[$0].readable }
-            if !ready.isEmpty { return ready }
-        }
-        let prepared = sockets.map { $0.bell.prepareSleep() }
-        defer { sockets.forEach { $0.bell.endSleep() } }
-        let again = sockets.indices.filter { sockets[$0].readable }
-        if !again.isEmpty { return again }
-        Futex.waitAny(prepared.map(\.word), expected: prepared.map(\.value), timeoutNanos: timeoutNanos)
-        return sockets.indices.filter { sockets[$0].readable }
-    }
-}

@@ -66,7 +66,10 @@ final class StreamRegionTests: XCTestCase {
 
     func testLayoutMatchesTheCHeader() {
         typealias H = news_stream_header_t
-        XCTAssertEqual(MemoryLayout<H>.size, 192)
+        XCTAssertEqual(MemoryLayout<H>.size, 256)
+        XCTAssertEqual(MemoryLayout<H>.offset(of: \H.info_rtt_us), StreamLayout.infoLineOffset - StreamLayout.streamHeaderOffset)
+        XCTAssertEqual(MemoryLayout<H>.offset(of: \H.info_rcv_wnd), 232)
+        XCTAssertLessThanOrEqual(StreamLayout.streamHeaderOffset + MemoryLayout<H>.size, StreamLayout.controlOffset)
         XCTAssertEqual(MemoryLayout<H>.offset(of: \H.send_size), StreamLayout.constantsLineOffset - StreamLayout.streamHeaderOffset)
         XCTAssertEqual(MemoryLayout<H>.offset(of: \H.recv_size), 4)
         XCTAssertEqual(MemoryLayout<H>.offset(of: \H.ctl_capacity), 8)

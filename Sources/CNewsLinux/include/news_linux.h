@@ -165,8 +165,24 @@ typedef struct news_stream_header {
     uint32_t tcp_state;     // the connection's state, a number to show
     uint32_t stack_events;  // bumped after every change the application may wait for
     uint8_t _pad2[36];
+    // Line 3, written by the stack only: the connection's numbers for TCP_INFO, a report for
+    // display. Each word is stored on its own, so a reader may see a mix of two updates;
+    // nothing depends on them.
+    uint32_t info_rtt_us;       // smoothed round-trip time
+    uint32_t info_rttvar_us;    // its variation
+    uint32_t info_rto_us;       // the retransmission timeout
+    uint32_t info_snd_cwnd;     // congestion window, bytes
+    uint32_t info_snd_ssthresh; // slow-start threshold, bytes
+    uint32_t info_snd_mss;      // largest segment sent
+    uint32_t info_rcv_mss;      // largest segment the peer may send
+    uint32_t info_total_retrans;// segments retransmitted over the connection's life
+    uint32_t info_unacked;      // segments sent and not yet acknowledged
+    uint32_t info_snd_wnd;      // the peer's advertised window, bytes
+    uint32_t info_rcv_wnd;      // our advertised window, bytes
+    uint8_t _pad3[20];
 } news_stream_header_t;
-_Static_assert(sizeof(news_stream_header_t) == 192, "stream header is three cache lines");
+_Static_assert(sizeof(news_stream_header_t) == 256, "stream header is four cache lines");
+_Static_assert(offsetof(news_stream_header_t, info_rtt_us) == 192, "the info line follows the stack line");
 _Static_assert(offsetof(news_stream_header_t, send_tail) == 64, "application words on their own line");
 _Static_assert(offsetof(news_stream_header_t, send_acked) == 128, "stack words on their own line");
 _Static_assert(NEWS_STREAM_HEADER_OFFSET >= sizeof(news_sock_header_t), "stream header after the socket header");
@@ -204,7 +220,7 @@ int news_signalfd_for(const int *signals, int count);  // blocks them and return
 int news_signalfd_next(int fd);          // next signal number from a signalfd, -EAGAIN if none
 int news_set_ids(uint32_t uid, uint32_t gid); // setresgid then setresuid (all three ids)
 int news_die_with_parent(int expected_parent); // PR_SET_PDEATHSIG(SIGKILL), then checks the parent
-int news_accept(int fd);                 // accept4(CLOEXEC|NONBLOCK)
+int news_accept_unix(int fd);            // accept4(CLOEXEC|NONBLOCK); news_accept is the C API's
 int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int news_eventfd(void);                  // non-blocking, close-on-exec, counter 0
 // Creates (or attaches to) TAP device `name`, inside the network namespace at `netns_path`
