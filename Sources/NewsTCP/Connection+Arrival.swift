@@ -108,7 +108,14 @@ extension TCPConnection {
             // "If an incoming segment is not acceptable, an acknowledgment should be sent in
             // reply (unless the RST bit is set ...)". In TIME-WAIT a retransmitted FIN gets
             // this ACK and restarts the 2 MSL timeout.
-            if !seg.rst { queueAck(rateLimited: true, at: now) }
+            // A SYN is answered the same whatever its sequence number (RFC 5961 4.2:
+            // "irrespective of the sequence number, TCP MUST send an ACK (also referred to
+            // as challenge ACK)"), and counted as one, as Linux's tcp_validate_incoming does.
+            if seg.syn && !seg.rst {
+                queueChallengeAck(at: now)
+            } else if !seg.rst {
+                queueAck(rateLimited: true, at: now)
+            }
             if case .timeWait(let f, let sent, _) = phase, seg.fin {
                 phase = .timeWait(f, sent: sent, until: now &+ configuration.timeWait)
             }
@@ -259,6 +266,10 @@ extension TCPConnection {
             // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue".
             acknowledgedAtClose = s.unaOffset
             phase = .finWait2(r, sent: s.next)
+            // An orphan's FIN-WAIT-2 timeout runs from here, as Linux's tcp_fin_timeout
+            // does: time spent getting our FIN acknowledged must not eat the peer's time
+            // to send its own.
+            if orphanedAt != nil { orphanedAt = now }
         case .closing(_, let f):
             // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
             acknowledgedAtClose = s.unaOffset

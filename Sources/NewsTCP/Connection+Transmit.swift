@@ -22,7 +22,13 @@ extension TCPConnection {
             phase = .synSent(o)
             return []
         case .synReceived(var o, var r):
-            guard let events = handshakeTimer(&o, synchronizing: true, at: now) else { return [] }
+            guard let events = handshakeTimer(&o, synchronizing: true, at: now) else {
+                // An ACK decided on arrival (a segment outside the window, a challenge):
+                // RFC 9293 3.10.7.4 "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>", SND.NXT being
+                // ISS+1 here. Left undone it would keep `nextDeadline` at 0 (a spin).
+                if acks.now { out.append(control(flags: .ack, sequence: o.iss + 1, b, at: now)) }
+                return []
+            }
             if !events.isEmpty { return events }
             // RFC 7323 2.2: the SYN-ACK's window is not scaled.
             let window = min(65_535, r.advertise(b, limit: 65_535))

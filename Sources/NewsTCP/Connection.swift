@@ -151,7 +151,8 @@ public struct TCPConnection: Sendable {
     var keepAliveProbes = 0
     var challengeWindow: (second: UInt64, count: Int) = (0, 0)
     /// The application closed its socket: FIN-WAIT-2 then ends after `timeWait` (Linux's
-    /// tcp_fin_timeout) rather than waiting forever for a peer that never closes.
+    /// tcp_fin_timeout) rather than waiting forever for a peer that never closes. Set when
+    /// the application closes, and again when FIN-WAIT-2 is entered after that.
     var orphanedAt: UInt64?
 
     /// An active open (RFC 9293 3.10.1): SYN-SENT; the first `transmit` sends the SYN.
@@ -367,7 +368,6 @@ public struct TCPConnection: Sendable {
     /// passes). Unread data is the shell's business: it calls `abort` then, as Linux does.
     public mutating func applicationClosed(at now: UInt64) {
         orphanedAt = now
-        if case .finWait2 = phase {} // the FIN-WAIT-2 timeout runs from here
         if case .synSent = phase { phase = .closed }
     }
 
