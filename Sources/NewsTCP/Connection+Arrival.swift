@@ -45,7 +45,7 @@ extension TCPConnection {
             timestamps = TimestampState(offset: Self.timestampOffset(iss), recent: ts.value, at: now, lastAckSent: seg.sequence + 1)
         }
         lastReceived = now
-        let receiving = Receiving(next: seg.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiveMSS,
+        let receiving = Receiving(next: seg.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiverMSS,
                                   advertised: min(65_535, b.receiveCapacity))
         if seg.hasAck {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
@@ -118,6 +118,14 @@ extension TCPConnection {
             }
             if case .timeWait(let f, let sent, _) = phase, seg.fin {
                 phase = .timeWait(f, sent: sent, until: now &+ configuration.timeWait)
+            }
+            // RFC 2883 4: data wholly below RCV.NXT is a duplicate too, "the first SACK
+            // block is used to report the sequence numbers of the received duplicate
+            // segment" (Linux's tcp_send_dupack does the same). Nothing is stored.
+            if !seg.rst, !seg.syn, seg.payloadLength > 0, options?.selectiveAcknowledgments == true, var r = receiving,
+               seg.sequence < r.next {
+                _ = r.reassembly.insert(sequence: seg.sequence, length: min(seg.payloadLength, r.next - seg.sequence), window: 0)
+                store(r)
             }
             return
         }
@@ -235,6 +243,7 @@ extension TCPConnection {
             s.duplicateAcks = 0
             if let from = s.resendFrom, from < s.una { s.resendFrom = s.una }
             if let end = s.resendEnd, s.una >= end { s.resendFrom = nil; s.resendEnd = nil }
+            if let end = s.timeoutRecoveryEnd, s.una >= end { s.timeoutRecoveryEnd = nil }
             s.probeTimer = nil
             events.insert(.writable)
         } else if seg.payloadLength == 0, !seg.fin, s.outstanding > 0, !windowChanged {

@@ -163,6 +163,7 @@ extension TCPConnection {
             // unacknowledged segment).
             s.resendFrom = s.una
             s.resendEnd = s.next
+            s.timeoutRecoveryEnd = s.next
             s.timed = nil
             s.probeTimer = nil
             s.rackTimer = nil
@@ -348,7 +349,14 @@ extension TCPConnection {
         } else {
             s.persistTimer.stop()
         }
-        if s.outstanding > 0, s.probeTimer == nil, s.resendFrom == nil {
+        // RFC 8985 7.2: "A sender should schedule a PTO only if all of the following
+        // conditions are met: 1. The connection supports SACK. 2. The connection has no
+        // SACKed sequences in the SACK scoreboard. 3. The connection is not in loss
+        // recovery." After an RTO the connection is in loss recovery until SND.UNA passes
+        // what was outstanding then; a probe there would undercut the backed-off timer.
+        let probeAllowed = options?.selectiveAcknowledgments == true && s.scoreboard.sackedRanges.isEmpty && s.timeoutRecoveryEnd == nil
+        if !probeAllowed { s.probeTimer = nil }
+        if probeAllowed, s.outstanding > 0, s.probeTimer == nil, s.resendFrom == nil {
             s.probeTimer = s.rack.probeDeadline(at: now, smoothedRTT: s.rto.smoothedRoundTrip,
                                                 retransmissionDeadline: s.retransmitTimer.deadline ?? UInt64.max,
                                                 inRecovery: s.scoreboard.inRecovery || s.congestion.isInRecovery)

@@ -177,7 +177,7 @@ public struct TCPConnection: Sendable {
         options = agreed
         acks = AckPolicy(quickLeft: configuration.quickAcks)
         lastReceived = now
-        let receiving = Receiving(next: syn.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiveMSS)
+        let receiving = Receiving(next: syn.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiverMSS)
         phase = .synReceived(Opening(iss: iss, offered: offer, rto: RetransmissionTimeout(configuration: configuration.retransmission), passive: true), receiving)
         if agreed.timestamps, let ts = syn.options.timestamp {
             timestamps = TimestampState(offset: Self.timestampOffset(iss), recent: ts.value, at: now, lastAckSent: syn.sequence + 1)
@@ -195,7 +195,7 @@ public struct TCPConnection: Sendable {
         options = agreed
         acks = AckPolicy(quickLeft: configuration.quickAcks)
         lastReceived = now
-        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiveMSS)
+        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiverMSS)
         let sending = Self.makeSending(una: ack.acknowledgment, window: Int(ack.window), wl1: ack.sequence, wl2: ack.acknowledgment,
                                        options: agreed, rto: RetransmissionTimeout(configuration: configuration.retransmission),
                                        configuration: configuration)

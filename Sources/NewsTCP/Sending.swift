@@ -33,6 +33,9 @@ struct Sending: Sendable {
     /// After an RTO: resend from here (go-back-N) up to `resendEnd`, SND.NXT at the timeout.
     var resendFrom: SequenceNumber?
     var resendEnd: SequenceNumber?
+    /// SND.NXT at the last RTO: loss recovery lasts until SND.UNA passes it (no tail loss
+    /// probes meanwhile, RFC 8985 7.2).
+    var timeoutRecoveryEnd: SequenceNumber?
     /// Without SACK: RFC 5681 duplicate ACKs and RFC 6582's "retransmit the first
     /// unacknowledged segment".
     var duplicateAcks = 0

@@ -95,6 +95,13 @@ struct Socket {
         return a
     }
 
+    /// Injects one segment at `time`.
+    @discardableResult
+    mutating func receive(_ seg: TCPSegment, at time: UInt64) -> TCPArrival {
+        now = time
+        return receive(seg)
+    }
+
     /// What `transmit` sends at `now` (moved forward by `after`).
     mutating func transmit(after: UInt64 = 0, limit: Int = 64) -> [OutgoingSegment] {
         now += after
