@@ -59,8 +59,15 @@ extension TCPConnection {
             return [.established, .writable]
         }
         // Simultaneous open: "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our SYN's options stand.
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." The SYN-ACK repeats our SYN's
+        // options less those the peer's SYN did not offer: RFC 7323 2.2 and 3.2 allow WS
+        // and TS in a <SYN,ACK> "only if it received" them "in the initial <SYN>", and
+        // RFC 2018 2 sends SACK-permitted only in a SYN (so here only to a peer that
+        // offered it). What was agreed above already excludes them.
         var again = o
+        if !agreed.timestamps { again.offered.timestamp = nil }
+        if seg.options.windowShift == nil { again.offered.windowShift = nil }
+        if !agreed.selectiveAcknowledgments { again.offered.sackPermitted = false }
         again.timer.stop()
         phase = .synReceived(again, receiving)
         return []

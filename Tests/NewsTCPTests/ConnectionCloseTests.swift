@@ -77,6 +77,33 @@ final class ConnectionCloseTests: XCTestCase {
         XCTAssertEqual(s.state, .timeWait, "not the first deadline")
     }
 
+    func testOurFinIsRetransmittedInFinWait1AndLastAck() {
+        var s = Socket.finWait1()
+        let sent = s.now
+        XCTAssertSegments(s.transmit(at: sent + 200 * ms), [segment(ourISS + 1, ack: peerISS + 1, [.ack, .fin], window: 65_535,
+                                                                    retransmission: true)])
+        XCTAssertEqual(s.state, .finWait1)
+        var l = Socket.lastAck()
+        XCTAssertSegments(l.transmit(at: l.now + 200 * ms), [segment(ourISS + 1, ack: peerISS + 2, [.ack, .fin], window: 65_534,
+                                                                     retransmission: true)])
+        XCTAssertEqual(l.state, .lastAck)
+    }
+
+    func testDataThenFinInOneSegment() {
+        var s = Socket.established()
+        s.write(100)
+        s.shutdown()
+        XCTAssertSegments(s.transmit(after: 1 * ms), [segment(ourISS + 1, ack: peerISS + 1, [.ack, .psh, .fin], window: 65_535, length: 100)],
+                          "the last data carries the FIN")
+        XCTAssertEqual(s.state, .finWait1)
+        let a = s.receive(s.peer(peerISS + 1, ack: ourISS + 101), after: 10 * ms)
+        XCTAssertEqual(a.acknowledgedUpTo, 100)
+        XCTAssertEqual(s.state, .finWait1, "the data, not the FIN")
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 102), after: 1 * ms)
+        XCTAssertEqual(s.state, .finWait2)
+        XCTAssertEqual(s.connection.acknowledgedOffset, 100, "the FIN is no byte of the stream")
+    }
+
     func testFinWait2StillReceivesData() {
         var s = Socket.finWait2()
         let a = s.receive(s.peer(peerISS + 1, ack: ourISS + 2, payload: 100), after: 5 * ms)

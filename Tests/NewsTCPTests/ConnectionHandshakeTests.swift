@@ -99,6 +99,63 @@ final class ConnectionHandshakeTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1, window: 65_535)])
     }
 
+    func testSimultaneousOpenSynAckOffersOnlyWhatThePeersSynOffered() {
+        var (s, syn) = Socket.synSent(TCPConfiguration(), receiveCapacity: 262_144)
+        XCTAssertEqual(syn.options.windowShift, 3)
+        s.receive(TCPSegment(sequence: peerISS, flags: .syn, options: .peerSYN(mss: 1460)), after: 5 * ms)
+        XCTAssertSegments(s.transmit(), [segment(ourISS, ack: peerISS + 1, [.syn, .ack], window: 65_535, options: .peerSYN(mss: 1460))],
+                          "RFC 7323 2.2, 3.2 and RFC 2018 2: a <SYN,ACK> carries WS, TS and SACK-permitted only if the <SYN> did")
+        XCTAssertEqual(s.connection.options?.timestamps, false)
+        XCTAssertEqual(s.connection.options?.receiveShift, 0)
+    }
+
+    func testSimultaneousOpenResetIsRefused() {
+        var (s, _) = Socket.synSent()
+        s.receive(TCPSegment(sequence: peerISS, flags: .syn, options: .peerSYN()), after: 5 * ms)
+        _ = s.transmit()
+        s.receive(TCPSegment(sequence: peerISS + 1, flags: .rst, window: 0), after: 5 * ms)
+        XCTAssertEqual(s.state, .closed)
+        XCTAssertEqual(s.connection.failure, .refused, "RFC 9293 3.10.7.4: from SYN-SENT, the connection was refused")
+    }
+
+    func testSynAckRetransmittedThenPassiveOpenGivesUpQuietly() {
+        var c = TCPConfiguration.plain
+        c.limits.abortSynAfter = 2
+        var (s, synAck) = Socket.synReceived(c)
+        XCTAssertSegments(s.transmit(at: t0 + 1 * seconds), [synAck])
+        XCTAssertSegments(s.transmit(at: t0 + 3 * seconds), [synAck])
+        XCTAssertEqual(s.connection.nextDeadline, t0 + 7 * seconds)
+        XCTAssertSegments(s.transmit(at: t0 + 7 * seconds), [])
+        XCTAssertEqual(s.state, .closed)
+        XCTAssertNil(s.connection.failure, "nobody accepted it: nothing to report")
+        XCTAssertTrue(s.events.contains(.closed))
+    }
+
+    func testHandshakeAckMayCarryDataAndFin() {
+        var (s, _) = Socket.synReceived()
+        let a = s.receive(TCPSegment(sequence: peerISS + 1, acknowledgment: ourISS + 1, flags: [.ack, .psh, .fin], payloadLength: 100),
+                          after: 10 * ms)
+        XCTAssertEqual(a.events, [.established, .writable, .readable, .peerFinished])
+        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertEqual(a.receivedUpTo, 100)
+        XCTAssertEqual(s.state, .closeWait)
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 102, window: 65_434)])
+    }
+
+    func testSynAckRTTSetsTheRetransmissionTimeout() {
+        let s = Socket.established()
+        XCTAssertEqual(s.connection.info.smoothedRoundTrip, 10 * ms, "RFC 6298 2.2: the SYN's round trip is the first sample")
+        XCTAssertEqual(s.connection.info.retransmissionTimeout, 200 * ms, "10 + 4 x 5 ms, raised to the 200 ms floor")
+    }
+
+    func testRetransmittedSynGivesNoSampleAndThreeSecondRTO() {
+        var (s, _) = Socket.synSent()
+        _ = s.transmit(at: t0 + 1 * seconds)
+        s.receive(TCPSegment(sequence: peerISS, acknowledgment: ourISS + 1, flags: [.syn, .ack], options: .peerSYN()), after: 10 * ms)
+        XCTAssertNil(s.connection.info.smoothedRoundTrip, "Karn: which SYN does the SYN-ACK answer?")
+        XCTAssertEqual(s.connection.info.retransmissionTimeout, 3 * seconds, "RFC 6298 5.7")
+    }
+
     func testSynReceivedAnswersBadAckWithReset() {
         var (s, _) = Socket.synReceived()
         s.receive(TCPSegment(sequence: peerISS + 1, acknowledgment: ourISS + 7, flags: .ack), after: 10 * ms)

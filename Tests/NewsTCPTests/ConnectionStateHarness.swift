@@ -107,6 +107,11 @@ struct Socket {
         now += after
         var out: [OutgoingSegment] = []
         events.formUnion(connection.transmit(buffers: buffers, at: now, limit: limit, into: &out))
+        // Whatever was due has been done: a deadline still at or before now would make the
+        // shell call again at once, for nothing, forever.
+        if out.count < limit, let d = connection.nextDeadline {
+            XCTAssertGreaterThan(d, now, "nextDeadline not in the future after transmit (\(connection.state))")
+        }
         return out
     }
 
