@@ -12,6 +12,16 @@ extension TCPConnection {
             if let r = ResetReply.to(seg) { queueReset(r) }
         case .synSent(let o):
             result.events = arriveInSynSent(seg, o, b, at: now)
+            // "If there are other controls or text in the segment, then continue
+            // processing at the sixth step below where the URG bit is checked" (RFC 9293
+            // 3.10.7.3): data (and a FIN) in a SYN-ACK that established the connection.
+            if case .established = phase, seg.payloadLength > 0 || seg.fin {
+                var rest = seg
+                rest.flags.remove(.syn)
+                rest.sequence = seg.sequence + 1
+                if rest.flags.contains(.urg) { counters.urgentIgnored += 1 }
+                textArrived(rest, b, at: now, &result)
+            }
         default:
             arriveSynchronized(seg, b, at: now, &result)
         }

@@ -142,6 +142,26 @@ final class ConnectionHandshakeTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 102, window: 65_434)])
     }
 
+    func testSynAckMayCarryData() {
+        var (s, _) = Socket.synSent()
+        let a = s.receive(TCPSegment(sequence: peerISS, acknowledgment: ourISS + 1, flags: [.syn, .ack, .psh], options: .peerSYN(),
+                                     payloadLength: 100), after: 10 * ms)
+        XCTAssertEqual(s.state, .established)
+        XCTAssertTrue(a.placement! == (0, 100, 0), "RFC 9293 3.10.7.3: text in the SYN-ACK is processed")
+        XCTAssertEqual(a.receivedUpTo, 100)
+        XCTAssertTrue(a.events.contains(.readable))
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 101, window: 65_435)])
+    }
+
+    func testSynAckMayCarryFin() {
+        var (s, _) = Socket.synSent()
+        let a = s.receive(TCPSegment(sequence: peerISS, acknowledgment: ourISS + 1, flags: [.syn, .ack, .fin], options: .peerSYN()),
+                          after: 10 * ms)
+        XCTAssertEqual(s.state, .closeWait)
+        XCTAssertTrue(a.events.contains(.peerFinished))
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 2, window: 65_534)])
+    }
+
     func testSynAckRTTSetsTheRetransmissionTimeout() {
         let s = Socket.established()
         XCTAssertEqual(s.connection.info.smoothedRoundTrip, 10 * ms, "RFC 6298 2.2: the SYN's round trip is the first sample")
