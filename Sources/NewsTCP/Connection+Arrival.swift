@@ -120,6 +120,17 @@ extension TCPConnection {
             return
         }
         // First: the sequence number.
+        var seg = seg
+        if view.window == 0, seg.sequence == view.next, seg.length > 0, !seg.syn {
+            // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
+            // should be made to accept valid ACKs, URGs, and RSTs": the text is refused
+            // (and our zero window said again), the rest is processed, so that a peer
+            // probing our window still gets its acknowledgments of our data through.
+            counters.outOfWindow += 1
+            if !seg.rst { queueAck(rateLimited: true, at: now) }
+            seg.payloadLength = 0
+            seg.flags.remove(.fin)
+        }
         guard SegmentAcceptance.isAcceptable(sequence: seg.sequence, length: seg.length, receive: view) else {
             counters.outOfWindow += 1
             // "If an incoming segment is not acceptable, an acknowledgment should be sent in

@@ -184,8 +184,18 @@ public struct TCPConnection: Sendable {
         }
     }
 
+    /// The window field of a SYN-ACK (unscaled, RFC 7323 2.2) for a receive area of
+    /// `receiveCapacity`: what a connection's own SYN-ACK advertises, and what a listener's
+    /// cookie SYN-ACK must advertise for `init(cookieAcknowledgment:)` to accept data sent
+    /// into it.
+    public static func synAckWindow(configuration: TCPConfiguration, receiveCapacity: Int) -> Int {
+        max(0, min(65_535, receiveCapacity, configuration.initialReceiveWindow))
+    }
+
     /// A connection completed by a SYN cookie's ACK (RFC 4987 3.6): ESTABLISHED at once, with
-    /// the MSS the cookie carried and no other option (the cookie keeps nothing else).
+    /// the MSS the cookie carried and no other option (the cookie keeps nothing else). The
+    /// receive window is the one the cookie SYN-ACK advertised (`synAckWindow`); data in
+    /// the ACK itself is for a following `segmentArrived` with the same segment.
     public init(cookieAcknowledgment ack: TCPSegment, mss: Int, configuration: TCPConfiguration, receiveCapacity: Int, at now: UInt64) {
         self.configuration = configuration
         iss = ack.acknowledgment - 1
@@ -195,7 +205,10 @@ public struct TCPConnection: Sendable {
         options = agreed
         acks = AckPolicy(quickLeft: configuration.quickAcks)
         lastReceived = now
-        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiverMSS)
+        // RCV.WND is what the SYN-ACK offered (RFC 9293 3.10.7.4: data in it is
+        // acceptable); a zero window here would refuse the peer's first segments.
+        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiverMSS,
+                                  advertised: Self.synAckWindow(configuration: configuration, receiveCapacity: receiveCapacity))
         let sending = Self.makeSending(una: ack.acknowledgment, window: Int(ack.window), wl1: ack.sequence, wl2: ack.acknowledgment,
                                        options: agreed, rto: RetransmissionTimeout(configuration: configuration.retransmission),
                                        configuration: configuration)

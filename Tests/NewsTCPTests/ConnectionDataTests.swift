@@ -193,6 +193,21 @@ final class ConnectionDataTests: XCTestCase {
         XCTAssertSegments(s.transmit(after: 1 * ms), [], "once")
     }
 
+    func testZeroReceiveWindowStillTakesTheAck() {
+        var s = Socket.established(receiveCapacity: 4_096)
+        s.write(100)
+        _ = s.transmit(after: 1 * ms)
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1, payload: 4_096), after: 10 * ms)
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 101, ack: peerISS + 4_097, window: 0)])
+        // The peer probes our zero window with a byte, and acknowledges our data with it.
+        let a = s.receive(s.peer(peerISS + 4_097, ack: ourISS + 101, payload: 1), after: 200 * ms)
+        XCTAssertNil(a.placement, "no room: the byte is refused")
+        XCTAssertEqual(a.acknowledgedUpTo, 100, "RFC 9293 3.10.7.4: \"special allowance should be made to accept valid ACKs\"")
+        XCTAssertTrue(a.events.contains(.writable))
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 101, ack: peerISS + 4_097, window: 0)], "our window again")
+        XCTAssertEqual(s.connection.info.unacknowledged, 0)
+    }
+
     func testUrgentDataIsDeliveredInline() {
         var s = Socket.established()
         let a = s.receive(s.peer(peerISS + 1, flags: [.ack, .urg], payload: 100).withUrgentPointer(10), after: 1 * ms)

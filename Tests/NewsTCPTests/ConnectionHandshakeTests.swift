@@ -162,6 +162,23 @@ final class ConnectionHandshakeTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 2, window: 65_534)])
     }
 
+    func testCookieConnectionAcceptsDataInTheSynAckWindow() {
+        let c = TCPConfiguration.plain
+        // The listener answered the SYN <SEQ=IRS> statelessly with <SEQ=ISS><ACK=IRS+1>,
+        // window synAckWindow; the peer's ACK carries data at once.
+        XCTAssertEqual(TCPConnection.synAckWindow(configuration: c, receiveCapacity: 65_535), 65_535)
+        let ack = TCPSegment(sequence: peerISS + 1, acknowledgment: ourISS + 1, flags: [.ack, .psh], window: 65_535, payloadLength: 100)
+        var s = Socket(connecting: c)
+        s.connection = TCPConnection(cookieAcknowledgment: ack, mss: 1460, configuration: c, receiveCapacity: 65_535, at: t0)
+        XCTAssertEqual(s.state, .established)
+        let a = s.receive(ack)
+        XCTAssertTrue(a.placement! == (0, 100, 0), "data in the cookie ACK is in the window the SYN-ACK offered")
+        let b = s.receive(TCPSegment(sequence: peerISS + 101, acknowledgment: ourISS + 1, flags: .ack, window: 65_535, payloadLength: 1000),
+                          after: 1 * ms)
+        XCTAssertTrue(b.placement! == (0, 1000, 100))
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1101, window: 64_435)])
+    }
+
     func testSynAckRTTSetsTheRetransmissionTimeout() {
         let s = Socket.established()
         XCTAssertEqual(s.connection.info.smoothedRoundTrip, 10 * ms, "RFC 6298 2.2: the SYN's round trip is the first sample")
