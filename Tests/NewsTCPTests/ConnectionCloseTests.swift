@@ -104,6 +104,14 @@ final class ConnectionCloseTests: XCTestCase {
         XCTAssertEqual(s.connection.acknowledgedOffset, 100, "the FIN is no byte of the stream")
     }
 
+    func testFinWait1StillReceivesData() {
+        var s = Socket.finWait1()
+        let a = s.receive(s.peer(peerISS + 1, ack: ourISS + 1, payload: 100), after: 5 * ms)
+        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertEqual(s.state, .finWait1)
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 2, ack: peerISS + 101, window: 65_435)])
+    }
+
     func testFinWait2StillReceivesData() {
         var s = Socket.finWait2()
         let a = s.receive(s.peer(peerISS + 1, ack: ourISS + 2, payload: 100), after: 5 * ms)

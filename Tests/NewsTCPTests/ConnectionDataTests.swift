@@ -100,6 +100,42 @@ final class ConnectionDataTests: XCTestCase {
                           "two full-sized segments: ACK now, echoing the earlier TSval (RFC 7323 4.3)")
     }
 
+    func testDelayedAckRidesOnData() {
+        var c = TCPConfiguration.plain
+        c.quickAcks = 0
+        var s = Socket.established(c)
+        s.receive(s.peer(peerISS + 1, payload: 500), after: 1 * ms)
+        XCTAssertSegments(s.transmit(), [])
+        s.write(100)
+        XCTAssertSegments(s.transmit(after: 5 * ms), [segment(ourISS + 1, ack: peerISS + 501, [.ack, .psh], window: 65_035, length: 100)],
+                          "the ACK goes with the data")
+        XCTAssertEqual(s.connection.nextDeadline.map { $0 > s.now + 100 * ms }, true, "no delayed ACK left: only the RTO")
+    }
+
+    func testFinBeyondAHoleWaitsForTheData() {
+        var s = Socket.established()
+        let a = s.receive(s.peer(peerISS + 101, flags: [.ack, .fin], payload: 100), after: 1 * ms)
+        XCTAssertTrue(a.placement! == (0, 100, 100))
+        XCTAssertEqual(s.state, .established, "the FIN is not reached yet")
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1, window: 65_535)], "out of order: ACK at once")
+        let b = s.receive(s.peer(peerISS + 1, payload: 100), after: 1 * ms)
+        XCTAssertEqual(b.receivedUpTo, 200)
+        XCTAssertEqual(b.events, [.readable, .peerFinished])
+        XCTAssertEqual(s.state, .closeWait)
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 202, window: 65_334)])
+    }
+
+    func testSenderSWSOverrideTimer() {
+        var s = Socket.established()
+        // The peer's window shrinks to 500 bytes while a large write waits.
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1, window: 500), after: 1 * ms)
+        s.write(5_000)
+        XCTAssertSegments(s.transmit(), [], "500 bytes are neither a full segment nor half the largest window")
+        let held = s.now
+        XCTAssertEqual(s.connection.nextDeadline, held + 200 * ms, "RFC 9293 3.8.6.2.1: the override timeout")
+        XCTAssertSegments(s.transmit(at: held + 200 * ms), [segment(ourISS + 1, ack: peerISS + 1, window: 65_535, length: 500)])
+    }
+
     func testNagleHoldsSmallWriteWhileDataIsInFlight() {
         var s = Socket.established()
         s.write(100)
