@@ -107,7 +107,7 @@ final class ConnectionCloseTests: XCTestCase {
     func testFinWait1StillReceivesData() {
         var s = Socket.finWait1()
         let a = s.receive(s.peer(peerISS + 1, ack: ourISS + 1, payload: 100), after: 5 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertPlacement(a, 0, 100, 0)
         XCTAssertEqual(s.state, .finWait1)
         XCTAssertSegments(s.transmit(), [segment(ourISS + 2, ack: peerISS + 101, window: 65_435)])
     }
@@ -115,7 +115,7 @@ final class ConnectionCloseTests: XCTestCase {
     func testFinWait2StillReceivesData() {
         var s = Socket.finWait2()
         let a = s.receive(s.peer(peerISS + 1, ack: ourISS + 2, payload: 100), after: 5 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertPlacement(a, 0, 100, 0)
         XCTAssertEqual(a.receivedUpTo, 100)
         XCTAssertEqual(a.events, [.readable])
         XCTAssertSegments(s.transmit(), [segment(ourISS + 2, ack: peerISS + 101, window: 65_435)])

@@ -8,18 +8,18 @@ final class ConnectionDataTests: XCTestCase {
     func testPlacementInOrderOutOfOrderAndOverlapping() {
         var s = Socket.established()
         var a = s.receive(s.peer(peerISS + 1, payload: 100), after: 1 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertPlacement(a, 0, 100, 0)
         XCTAssertEqual(a.receivedUpTo, 100)
         a = s.receive(s.peer(peerISS + 201, payload: 100), after: 1 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 200), "out of order: at its final offset")
+        XCTAssertPlacement(a, 0, 100, 200, "out of order: at its final offset")
         XCTAssertEqual(a.receivedUpTo, 100, "not readable yet")
         XCTAssertEqual(a.events, [])
         a = s.receive(s.peer(peerISS + 101, payload: 100), after: 1 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 100))
+        XCTAssertPlacement(a, 0, 100, 100)
         XCTAssertEqual(a.receivedUpTo, 300, "the hole filled")
         XCTAssertEqual(a.events, [.readable])
         a = s.receive(s.peer(peerISS + 251, payload: 100), after: 1 * ms)
-        XCTAssertTrue(a.placement! == (50, 50, 300), "only the new part of an overlapping segment")
+        XCTAssertPlacement(a, 50, 50, 300, "only the new part of an overlapping segment")
         XCTAssertEqual(a.receivedUpTo, 350)
     }
 
@@ -115,7 +115,7 @@ final class ConnectionDataTests: XCTestCase {
     func testFinBeyondAHoleWaitsForTheData() {
         var s = Socket.established()
         let a = s.receive(s.peer(peerISS + 101, flags: [.ack, .fin], payload: 100), after: 1 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 100))
+        XCTAssertPlacement(a, 0, 100, 100)
         XCTAssertEqual(s.state, .established, "the FIN is not reached yet")
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1, window: 65_535)], "out of order: ACK at once")
         let b = s.receive(s.peer(peerISS + 1, payload: 100), after: 1 * ms)
@@ -247,7 +247,7 @@ final class ConnectionDataTests: XCTestCase {
     func testUrgentDataIsDeliveredInline() {
         var s = Socket.established()
         let a = s.receive(s.peer(peerISS + 1, flags: [.ack, .urg], payload: 100).withUrgentPointer(10), after: 1 * ms)
-        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertPlacement(a, 0, 100, 0)
         XCTAssertEqual(a.receivedUpTo, 100)
         XCTAssertEqual(s.connection.counters.urgentIgnored, 1)
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 101, window: 65_435)])

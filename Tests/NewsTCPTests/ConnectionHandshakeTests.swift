@@ -136,7 +136,7 @@ final class ConnectionHandshakeTests: XCTestCase {
         let a = s.receive(TCPSegment(sequence: peerISS + 1, acknowledgment: ourISS + 1, flags: [.ack, .psh, .fin], payloadLength: 100),
                           after: 10 * ms)
         XCTAssertEqual(a.events, [.established, .writable, .readable, .peerFinished])
-        XCTAssertTrue(a.placement! == (0, 100, 0))
+        XCTAssertPlacement(a, 0, 100, 0)
         XCTAssertEqual(a.receivedUpTo, 100)
         XCTAssertEqual(s.state, .closeWait)
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 102, window: 65_434)])
@@ -147,7 +147,7 @@ final class ConnectionHandshakeTests: XCTestCase {
         let a = s.receive(TCPSegment(sequence: peerISS, acknowledgment: ourISS + 1, flags: [.syn, .ack, .psh], options: .peerSYN(),
                                      payloadLength: 100), after: 10 * ms)
         XCTAssertEqual(s.state, .established)
-        XCTAssertTrue(a.placement! == (0, 100, 0), "RFC 9293 3.10.7.3: text in the SYN-ACK is processed")
+        XCTAssertPlacement(a, 0, 100, 0, "RFC 9293 3.10.7.3: text in the SYN-ACK is processed")
         XCTAssertEqual(a.receivedUpTo, 100)
         XCTAssertTrue(a.events.contains(.readable))
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 101, window: 65_435)])
@@ -172,10 +172,10 @@ final class ConnectionHandshakeTests: XCTestCase {
         s.connection = TCPConnection(cookieAcknowledgment: ack, mss: 1460, configuration: c, receiveCapacity: 65_535, at: t0)
         XCTAssertEqual(s.state, .established)
         let a = s.receive(ack)
-        XCTAssertTrue(a.placement! == (0, 100, 0), "data in the cookie ACK is in the window the SYN-ACK offered")
+        XCTAssertPlacement(a, 0, 100, 0, "data in the cookie ACK is in the window the SYN-ACK offered")
         let b = s.receive(TCPSegment(sequence: peerISS + 101, acknowledgment: ourISS + 1, flags: .ack, window: 65_535, payloadLength: 1000),
                           after: 1 * ms)
-        XCTAssertTrue(b.placement! == (0, 1000, 100))
+        XCTAssertPlacement(b, 0, 1000, 100)
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1101, window: 64_435)])
     }
 

@@ -279,3 +279,13 @@ func XCTAssertSegments(_ got: [OutgoingSegment], _ expected: [OutgoingSegment], 
         XCTFail("\(message)\n  got:      \(got.map(describe))\n  expected: \(expected.map(describe))", file: file, line: line)
     }
 }
+
+/// The arrival placed exactly `length` bytes from `payloadOffset` of the payload at
+/// `streamOffset` of the receive stream.
+func XCTAssertPlacement(_ a: TCPArrival, _ payloadOffset: Int, _ length: Int, _ streamOffset: UInt64, _ message: String = "",
+                        file: StaticString = #filePath, line: UInt = #line) {
+    guard let p = a.placement else { return XCTFail("nothing placed; expected \(length) bytes at \(streamOffset). \(message)", file: file, line: line) }
+    if p.payloadOffset != payloadOffset || p.length != length || p.streamOffset != streamOffset {
+        XCTFail("placed \(p), expected (\(payloadOffset), \(length), \(streamOffset)). \(message)", file: file, line: line)
+    }
+}
