@@ -247,6 +247,7 @@ extension TCPConnection {
         case .duplicate, .advances:
             break
         }
+        s.unansweredProbes = 0
         let windowChanged = s.updateWindow(seg, shift: agreed.sendShift)
         let blocks = agreed.selectiveAcknowledgments ? seg.sackRanges : []
         let board = s.scoreboard.receiveAck(seg.acknowledgment, blocks: blocks)

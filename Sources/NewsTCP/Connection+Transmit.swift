@@ -188,7 +188,11 @@ extension TCPConnection {
         if s.persistTimer.hasExpired(at: now) {
             s.persistTimer.stop()
             s.persistProbes += 1
-            if s.persistProbes > configuration.limits.abortDataAfter { return fail(.timedOut) }
+            // RFC 9293 3.8.6.1 (MUST-26): "as long as the receiving TCP continues to send
+            // acknowledgments in response to the probe segments, the sending TCP MUST allow
+            // the connection to stay open". Only probes nobody answered count towards R2.
+            s.unansweredProbes += 1
+            if s.unansweredProbes > configuration.limits.abortDataAfter { return fail(.timedOut) }
             counters.zeroWindowProbes += 1
             out.append(control(flags: .ack, sequence: s.una - 1, b, at: now))
         }

@@ -26,7 +26,10 @@ struct Sending: Sendable {
     var rackTimer: UInt64?
     var probeTimer: UInt64?
     var persistTimer = DeadlineTimer()
+    /// Zero-window probes sent since the window last opened (the persist backoff)...
     var persistProbes = 0
+    /// ...and since the peer last acknowledged anything (the abort limit).
+    var unansweredProbes = 0
     var congestion: any CongestionController
     /// RFC 6298 / Karn: one timed segment at a time, forgotten if anything is retransmitted.
     var timed: (end: SequenceNumber, at: UInt64)?

@@ -213,6 +213,32 @@ final class ConnectionDataTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1, [.ack, .psh], window: 65_535, length: 100)], "opened: resume")
     }
 
+    func testAnsweredZeroWindowProbesKeepTheConnectionOpen() {
+        var c = TCPConfiguration.plain
+        c.limits.abortDataAfter = 3
+        c.maximumProbeInterval = 1 * seconds
+        var s = Socket.established(c)
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1, window: 0), after: 1 * ms)
+        s.write(100)
+        _ = s.transmit()
+        for i in 0..<10 {
+            guard let due = s.connection.nextDeadline else { return XCTFail("no persist timer") }
+            XCTAssertSegments(s.transmit(at: due), [segment(ourISS, ack: peerISS + 1, window: 65_535)], "probe \(i)")
+            s.receive(s.peer(peerISS + 1, ack: ourISS + 1, window: 0), after: 10 * ms)
+            XCTAssertSegments(s.transmit(), [])
+        }
+        XCTAssertEqual(s.state, .established, "RFC 9293 3.8.6.1: answered probes never time out")
+        XCTAssertEqual(s.connection.counters.zeroWindowProbes, 10)
+        // Unanswered, they do.
+        for _ in 0..<3 {
+            _ = s.transmit(at: s.connection.nextDeadline!)
+        }
+        XCTAssertEqual(s.state, .established)
+        _ = s.transmit(at: s.connection.nextDeadline!)
+        XCTAssertEqual(s.state, .closed)
+        XCTAssertEqual(s.connection.failure, .timedOut)
+    }
+
     func testReceiverAnswersProbesAndUpdatesTheWindowAfterARead() {
         var s = Socket.established(receiveCapacity: 4_096)
         s.receive(s.peer(peerISS + 1, payload: 2_048), after: 1 * ms)
