@@ -56,6 +56,21 @@ final class ConnectionRecoveryTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [])
     }
 
+    func testRACKReorderingTimerRetransmitsAfterOneSACK() {
+        var s = sending(5, .withSACK)
+        let sent = s.now
+        // Only segment 1 is SACKed: too few for DupThresh, but RACK (RFC 8985 6.2) marks
+        // segment 0 lost once it is older than the RTT plus the reordering window.
+        let block = ((ourISS + 1 + 1460).rawValue, (ourISS + 1 + 2 * 1460).rawValue)
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1, options: .sack([block])), after: 10 * ms)
+        XCTAssertSegments(s.transmit(), [], "not lost yet: it may be reordered")
+        guard let timer = s.connection.nextDeadline else { return XCTFail("the RACK timer") }
+        XCTAssertGreaterThan(timer, s.now)
+        XCTAssertLessThan(timer, sent + 200 * ms, "before the RTO")
+        XCTAssertSegments(s.transmit(at: timer), [data(0)])
+        XCTAssertEqual(s.connection.counters.retransmissionTimeouts, 0)
+    }
+
     func testRetransmissionTimeoutGoesBackToSndUna() {
         var s = sending(3)
         let sent = s.now
