@@ -167,6 +167,26 @@ final class ConnectionStateTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 301, window: 65_235, options: .timestamp(s.ourTS(), first))])
     }
 
+    func testAbortResetsFromSndNxtInSynchronizedStatesOnly() {
+        var s = Socket.established()
+        s.write(100)
+        _ = s.transmit(after: 1 * ms)
+        s.connection.abort()
+        XCTAssertSegments(s.transmit(), [reset(ourISS + 101)], "RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST>")
+        XCTAssertEqual(s.state, .closed)
+        XCTAssertNil(s.connection.failure, "the application asked for it")
+        var (r, _) = Socket.synReceived()
+        r.connection.abort()
+        XCTAssertSegments(r.transmit(), [reset(ourISS + 1)])
+        var (o, _) = Socket.synSent()
+        o.connection.abort()
+        XCTAssertSegments(o.transmit(), [], "SYN-SENT: nothing synchronized to reset")
+        var t = Socket.timeWait()
+        t.connection.abort()
+        XCTAssertSegments(t.transmit(), [], "TIME-WAIT: the TCB is just deleted")
+        XCTAssertEqual(t.state, .closed)
+    }
+
     // MARK: - CLOSED
 
     func testResetReplyForSegmentsToNoConnection() {
