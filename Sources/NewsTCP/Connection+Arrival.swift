@@ -152,7 +152,7 @@ extension TCPConnection {
             // segment" (Linux's tcp_send_dupack does the same). Nothing is stored.
             if !seg.rst, !seg.syn, seg.payloadLength > 0, options?.selectiveAcknowledgments == true, var r = receiving,
                seg.sequence < r.next {
-                _ = r.reassembly.insert(sequence: seg.sequence, length: min(seg.payloadLength, r.next - seg.sequence), window: 0)
+                r.duplicateArrived(sequence: seg.sequence, length: seg.payloadLength)
                 store(r)
             }
             return

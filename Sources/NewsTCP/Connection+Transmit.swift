@@ -122,7 +122,7 @@ extension TCPConnection {
             window = r.advertise(b)
             next = r.next
             if options?.selectiveAcknowledgments == true {
-                let blocks = r.reassembly.sackBlocks(maximumCount: options?.sackBlockLimit ?? 3)
+                let blocks = r.sackBlocks(maximumCount: options?.sackBlockLimit ?? 3)
                 seg.options.sackBlocks = blocks.map { TCPOptions.SACKBlock(left: $0.start.rawValue, right: $0.end.rawValue) }
             }
             store(r)

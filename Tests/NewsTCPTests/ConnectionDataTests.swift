@@ -52,8 +52,24 @@ final class ConnectionDataTests: XCTestCase {
         XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 101, window: 65_435,
                                                  options: .sack([((peerISS + 1).rawValue, (peerISS + 101).rawValue)]))],
                           "RFC 2883 4: the duplicate reported")
-        s.receive(s.peer(peerISS + 101, payload: 100), after: 1 * ms)
-        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 201, window: 65_335)], "reported once")
+        s.write(100)
+        XCTAssertSegments(s.transmit(after: 1 * ms), [segment(ourISS + 1, ack: peerISS + 101, [.ack, .psh], window: 65_435, length: 100)],
+                          "RFC 2883 4: a duplicate is reported in one ACK, not again in the next segment")
+        s.receive(s.peer(peerISS + 101, ack: ourISS + 101, payload: 100), after: 1 * ms)
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 101, ack: peerISS + 201, window: 65_335)])
+    }
+
+    func testDSACKWithOutOfOrderDataIsReportedOnce() {
+        var s = Socket.established(.withSACK)
+        let held = ((peerISS + 1001).rawValue, (peerISS + 1101).rawValue)
+        s.receive(s.peer(peerISS + 1001, payload: 100), after: 1 * ms)
+        _ = s.transmit()
+        s.receive(s.peer(peerISS + 1001, payload: 100), after: 1 * ms)
+        XCTAssertSegments(s.transmit(), [segment(ourISS + 1, ack: peerISS + 1, window: 65_535, options: .sack([held, held]))])
+        s.write(100)
+        XCTAssertSegments(s.transmit(after: 1 * ms), [segment(ourISS + 1, ack: peerISS + 1, [.ack, .psh], window: 65_535,
+                                                              options: .sack([held]), length: 100)],
+                          "the held block still, the duplicate no more")
     }
 
     func testQuickAcksAtTheStart() {
