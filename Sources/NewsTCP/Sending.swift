@@ -26,7 +26,8 @@ struct Sending: Sendable {
     var rackTimer: UInt64?
     var probeTimer: UInt64?
     var persistTimer = DeadlineTimer()
-    /// Zero-window probes sent since the window last opened (the persist backoff)...
+    /// Zero-window probes sent since the peer last acknowledged new data (the persist
+    /// backoff)...
     var persistProbes = 0
     /// ...and since the peer last acknowledged anything (the abort limit).
     var unansweredProbes = 0
