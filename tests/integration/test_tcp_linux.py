@@ -55,3 +55,82 @@ def test_echo_with_a_linux_client(linked_news, examples):
         assert c.get("connections_accepted", 0) >= 1, c
     finally:
         app.stop()
+
+
+BIG = 100 * 1000 * 1000
+
+
+def make_file(path, size, seed):
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB of bytes that depend on the seed
+        i = 0
+        while left > 0:
+            b = (block[i % 97:] + block[:i % 97])[:min(left, len(block))]
+            f.write(b)
+            h.update(b)
+            left -= len(b)
+            i += 1
+    return h.hexdigest()
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(1 << 20):
+            h.update(b)
+    return h.hexdigest()
+
+
+IMPAIRED = {"in_loss": 1, "in_duplicate": 1, "in_reorder": 1, "out_loss": 1, "out_duplicate": 1, "out_reorder": 1}
+
+
+@pytest.mark.parametrize("impaired", [False, True], ids=["clean", "loss-reorder-dup"])
+def test_100MB_from_news_to_linux_curl(linked_news, examples, tmp_path, impaired):
+    """NEWS's HTTP server sends 100 MB to curl on the Linux side; equal SHA-256."""
+    news, ns = linked_news(nic=IMPAIRED if impaired else {})
+    root = tmp_path / "www"
+    root.mkdir()
+    digest = make_file(root / "big.bin", BIG, 1)
+    app = App(examples["http_server"], news.app_socket, "80", str(root)).wait_listening()
+    try:
+        out = tmp_path / "got.bin"
+        t = time.monotonic()
+        r = ns.exec("curl", "-sS", "--max-time", "240", "-o", str(out), "-w", "%{http_code} %{size_download}",
+                    f"http://{NEWS_IP}/big.bin", timeout=300)
+        elapsed = time.monotonic() - t
+        assert r.returncode == 0 and r.stdout == f"200 {BIG}", r.stdout + r.stderr
+        assert sha256_of(out) == digest
+        print(f"NEWS->Linux {BIG / elapsed / 1e6:.1f} MB/s ({'impaired' if impaired else 'clean'})")
+        if impaired:
+            nic = news.counters("nicdriver")
+            assert all(nic.get(k, 0) > 100 for k in ("impair_lost", "impair_duplicated", "impair_reordered")), nic
+            assert news.counters("tcpserver").get("segments_retransmitted", 0) > 0
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("impaired", [False, True], ids=["clean", "loss-reorder-dup"])
+def test_100MB_from_linux_http_server_to_news(linked_news, examples, tmp_path, impaired):
+    """The NEWS client downloads 100 MB from Linux's python3 -m http.server; equal SHA-256."""
+    news, ns = linked_news(nic=IMPAIRED if impaired else {})
+    root = tmp_path / "srv"
+    root.mkdir()
+    digest = make_file(root / "big.bin", BIG, 2)
+    server = subprocess.Popen(["ip", "netns", "exec", ns.name, "python3", "-m", "http.server", "8000", "--bind", LINUX_IP,
+                               "--directory", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        out = tmp_path / "got.bin"
+        r = subprocess.run([examples["http_get"], news.app_socket, f"http://{LINUX_IP}:8000/big.bin", str(out)],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and r.stdout.startswith(f"ok {BIG} "), r.stdout + r.stderr
+        assert sha256_of(out) == digest
+        if impaired:
+            nic = news.counters("nicdriver")
+            assert all(nic.get(k, 0) > 100 for k in ("impair_lost", "impair_duplicated", "impair_reordered")), nic
+        print(f"Linux->NEWS {BIG / float(r.stdout.split()[2]) / 1e6:.1f} MB/s ({'impaired' if impaired else 'clean'})")
+    finally:
+        server.kill()
+        server.wait()
