@@ -29,7 +29,7 @@ enum TCPSocketTable {
             receiveQueue: listening ? 0 : r.receiveTail &- min(r.receiveHeadSeen, r.receiveTail),
             sendQueue: listening ? UInt64(r.rcvWnd) : r.sendTailSeen &- min(r.sendAcked, r.sendTailSeen),
             rttMillis: ms(r.srtt), rttvarMillis: ms(r.rttvar), rtoMillis: ms(r.rto), cwnd: r.cwnd, ssthresh: r.ssthresh,
-            sendMSS: Int(r.sendMSS), receiveMSS: Int(r.receiveMSS),
+            mss: Int(r.sendMSS), rcvmss: Int(r.receiveMSS),
             sendWindow: listening ? 0 : UInt64(r.sndWnd), receiveWindow: listening ? 0 : UInt64(r.rcvWnd),
             retransmissions: Int(r.retransmissions), options: options)
     }

@@ -96,9 +96,9 @@ public struct Config: Sendable, Equatable {
     /// can make newsd and the UDP server map.
     public struct Limits: Sendable, Equatable {
         public var appsPerUID = 16
-        public var socketsPerUID = 64
+        public var socketsPerUID = 1024
         public var apps = 256
-        public var sockets = 1024
+        public var sockets = 2000
         public init() {}
     }
 

@@ -174,19 +174,19 @@ public struct TCPSocketReport: Codable, Sendable, Equatable {
     public var rtoMillis: Double
     public var cwnd: UInt64
     public var ssthresh: UInt64
-    public var sendMSS: Int
-    public var receiveMSS: Int
+    public var mss: Int
+    public var rcvmss: Int
     public var sendWindow: UInt64
     public var receiveWindow: UInt64
     public var retransmissions: Int
     public var options: [String]
 
     public init(socket: UInt32, uid: UInt32, state: String, local: String, remote: String, receiveQueue: UInt64, sendQueue: UInt64,
-                rttMillis: Double, rttvarMillis: Double, rtoMillis: Double, cwnd: UInt64, ssthresh: UInt64, sendMSS: Int,
-                receiveMSS: Int, sendWindow: UInt64, receiveWindow: UInt64, retransmissions: Int, options: [String]) {
+                rttMillis: Double, rttvarMillis: Double, rtoMillis: Double, cwnd: UInt64, ssthresh: UInt64, mss: Int,
+                rcvmss: Int, sendWindow: UInt64, receiveWindow: UInt64, retransmissions: Int, options: [String]) {
         self.socket = socket; self.uid = uid; self.state = state; self.local = local; self.remote = remote
         self.receiveQueue = receiveQueue; self.sendQueue = sendQueue; self.rttMillis = rttMillis; self.rttvarMillis = rttvarMillis
-        self.rtoMillis = rtoMillis; self.cwnd = cwnd; self.ssthresh = ssthresh; self.sendMSS = sendMSS; self.receiveMSS = receiveMSS
+        self.rtoMillis = rtoMillis; self.cwnd = cwnd; self.ssthresh = ssthresh; self.mss = mss; self.rcvmss = rcvmss
         self.sendWindow = sendWindow; self.receiveWindow = receiveWindow; self.retransmissions = retransmissions; self.options = options
     }
 }

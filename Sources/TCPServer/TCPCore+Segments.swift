@@ -114,7 +114,14 @@ extension TCPCore {
             // drop it (the peer sends it again), as Linux drops it when the accept queue is full.
             let completes = seg.hasAck && !seg.syn && !seg.rst
             if completes && (spares[h.listener]?.isEmpty ?? true) { counters.bump("accept_queue_full"); return }
-            _ = h.connection.segmentArrived(seg, buffers: StreamBuffers(receiveCapacity: capacity), at: now)
+            // Its data (if any) needs the region the connection gets once established: the
+            // connection first sees the segment without it, then, attached, whole again.
+            var control = seg
+            if completes {
+                control.payloadLength = 0
+                control.flags.remove([.fin, .psh])
+            }
+            _ = h.connection.segmentArrived(control, buffers: StreamBuffers(receiveCapacity: capacity), at: now)
             if h.connection.isSynchronized {
                 halfOpen[t] = nil
                 listeners[h.listener]?.connectionEstablished()
@@ -172,10 +179,20 @@ extension TCPCore {
         s.keepAlive = ls.keepAlive
         s.header.set(local: t.localAddress, port: t.localPort)
         s.header.set(remote: t.remoteAddress, port: t.remotePort)
-        let m = Message(kind: .socketAccepted, seq: 0, args: (UInt64(id), UInt64(t.remoteAddress), UInt64(t.remotePort), 0, 0, 0))
-        if (try? ls.control.send(m)) != true { counters.bump("accept_notice_lost") }
+        // The listener's control ring holds fewer notices than a listener has spares: what
+        // does not fit waits here, in order, until the application drains the ring.
+        notices[l, default: []].append(Message(kind: .socketAccepted, seq: 0, args: (UInt64(id), UInt64(t.remoteAddress), UInt64(t.remotePort), 0, 0, 0)))
+        flushNotices(l)
         counters.bump("connections_accepted")
         return s
+    }
+
+    /// Posts waiting accept notices to listener `l`'s control ring, as many as fit.
+    func flushNotices(_ l: UInt32) {
+        guard var queue = notices[l], !queue.isEmpty else { return }
+        guard let ls = sockets[l] else { notices[l] = nil; return }
+        while let m = queue.first, (try? ls.control.send(m)) == true { queue.removeFirst() }
+        notices[l] = queue.isEmpty ? nil : queue
     }
 
     func redeliver(_ seg: TCPSegment, _ data: UnsafeRawBufferPointer, to s: TCPSocketState, ports: Ports, at now: UInt64) {

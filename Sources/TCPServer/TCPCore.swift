@@ -29,6 +29,8 @@ final class TCPCore: ServerCore {
     var halfOpen: [FourTuple: (listener: UInt32, connection: TCPConnection)] = [:]
     /// Spare regions newsd gave each listener for its next connections.
     var spares: [UInt32: [UInt32]] = [:]
+    /// Accept notices waiting for room in their listener's control ring.
+    var notices: [UInt32: [Message]] = [:]
     /// Control blocks found after a restart: their connections are reset when newsd hands
     /// their sockets over again (or after the grace period); listeners listen again.
     var restored: [UInt32: ControlBlockRecord] = [:]
@@ -192,9 +194,12 @@ final class TCPCore: ServerCore {
         switch s.role {
         case .connection:
             guard var c = s.connection else { release(s); return }
+            // What the application wrote and read up to its close counts: take its indices
+            // a last time (a violation now only means it is reset, which it asked for).
+            let violated = s.takeBuffers().isFailure
             s.applicationClosed = true
             // Linux: closing a socket with unread data, or with SO_LINGER 0, aborts it.
-            let unread = s.stream.state.receiveTail > s.stream.state.receiveHead
+            let unread = violated || s.stream.state.receiveTail > s.stream.state.receiveHead
             if unread || s.linger == 0 || !c.isSynchronized && c.state != .synReceived {
                 c.abort()
                 counters.bump(unread ? "closed_with_unread_data" : "closed_by_abort")
@@ -210,6 +215,7 @@ final class TCPCore: ServerCore {
             pump(s, at: Clock.nanos(), ports: ports)
         case .listening:
             listeners[id] = nil
+            notices[id] = nil
             for (t, h) in halfOpen where h.listener == id { halfOpen[t] = nil }
             release(s)
         case .spare(let l):
@@ -244,6 +250,7 @@ final class TCPCore: ServerCore {
         for s in Array(sockets.values) {
             if serveControl(s, ports: ports) { worked = true }
         }
+        for l in Array(notices.keys) { flushNotices(l) }
         var wake: UInt64?
         for s in Array(sockets.values) where s.connection != nil {
             let due = s.connection!.nextDeadline.map { $0 <= now } ?? false
@@ -269,6 +276,8 @@ final class TCPCore: ServerCore {
                 if let d = c.nextDeadline { wake = min(wake ?? d, d) }
             }
         }
+        // Nothing tells us when an application takes notices off a full ring: look again soon.
+        if !notices.isEmpty { wake = min(wake ?? (now &+ 1_000_000), now &+ 1_000_000) }
         nextWake = wake
         return worked
     }
@@ -286,4 +295,8 @@ extension CongestionAlgorithm {
 
 extension TCPSocketState {
     var header: SocketHeader { stream.header }
+}
+
+extension Result {
+    var isFailure: Bool { if case .failure = self { return true } else { return false } }
 }

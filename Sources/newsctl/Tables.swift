@@ -53,7 +53,7 @@ enum Tables {
             out.append(line)
             guard r.state != "LISTEN" else { continue }
             out.append("\t" + (r.options + ["rto:\(fixed(r.rtoMillis, 0))", "rtt:\(fixed(r.rttMillis, 3))/\(fixed(r.rttvarMillis, 3))",
-                                            "mss:\(r.sendMSS)", "rcvmss:\(r.receiveMSS)", "cwnd:\(r.cwnd)", "ssthresh:\(r.ssthresh)",
+                                            "mss:\(r.mss)", "rcvmss:\(r.rcvmss)", "cwnd:\(r.cwnd)", "ssthresh:\(r.ssthresh)",
                                             "snd_wnd:\(r.sendWindow)", "rcv_wnd:\(r.receiveWindow)", "retrans:\(r.retransmissions)"]).joined(separator: " "))
         }
         return out.joined(separator: "\n")

@@ -134,3 +134,93 @@ def test_100MB_from_linux_http_server_to_news(linked_news, examples, tmp_path, i
     finally:
         server.kill()
         server.wait()
+
+
+def small_site(root):
+    root.mkdir()
+    pages = {}
+    for i in range(20):
+        body = (f"page {i}\n" * (1 + i * 37)).encode()
+        (root / f"p{i}.txt").write_bytes(body)
+        pages[f"p{i}.txt"] = body
+    (root / "index.html").write_bytes(b"<html><body>NEWS</body></html>\n")
+    pages["index.html"] = (root / "index.html").read_bytes()
+    return pages
+
+
+CURL_LOOP = r'''
+import subprocess, sys, hashlib
+host, n, concurrent = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+names = sys.argv[4:]
+bad = 0
+if concurrent == 1:
+    # One curl process, n URLs one after another, each on a fresh connection ("Connection:
+    # close": the server closes after answering, so curl cannot reuse it).
+    one = ["-sS", "--max-time", "10", "-H", "Connection: close", "-o", "/dev/null", "-w", "%{http_code} %{size_download}\n"]
+    args = []
+    for i in range(n):
+        args += (["--next"] if i else []) + one + [f"http://{host}/{names[i % len(names)]}"]
+    r = subprocess.run(["curl", *args], capture_output=True, text=True)
+    print(r.stdout, end="")
+    print("stderr", r.stderr.strip().replace("\n", " | "))
+else:
+    procs = [subprocess.Popen(["curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code} %{size_download}\n",
+                               f"http://{host}/{names[i % len(names)]}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(concurrent)]
+    for p in procs:
+        out, err = p.communicate()
+        print(out, end="")
+        if err.strip():
+            print("stderr", err.strip())
+'''
+
+
+def check_curl_output(out, pages, names, n):
+    lines = [l for l in out.splitlines() if l and not l.startswith("stderr")]
+    errs = [l for l in out.splitlines() if l.startswith("stderr") and l.strip() != "stderr"]
+    assert not errs, errs[:5]
+    assert len(lines) == n, f"{len(lines)} answers for {n} requests"
+    want = sorted(f"200 {len(pages[names[i % len(names)]])}" for i in range(n))
+    assert sorted(lines) == want
+
+
+def test_curl_sequential_and_concurrent(linked_news, examples, tmp_path):
+    news, ns = linked_news()
+    pages = small_site(tmp_path / "www")
+    names = sorted(pages)
+    app = App(examples["http_server"], news.app_socket, "80", str(tmp_path / "www")).wait_listening()
+    try:
+        r = ns.exec("python3", "-c", CURL_LOOP, NEWS_IP, "1000", "1", *names, timeout=300)
+        check_curl_output(r.stdout, pages, names, 1000)
+        assert news.counters("tcpserver").get("connections_accepted", 0) >= 1000
+        for _ in range(3):
+            r = ns.exec("python3", "-c", CURL_LOOP, NEWS_IP, "50", "50", *names, timeout=120)
+            try:
+                check_curl_output(r.stdout, pages, names, 50)
+            except AssertionError:
+                print(news.counters("tcpserver"))
+                print(news.stats())
+                print(news.ctl("ss", json=False))
+                raise
+        # Content, not only sizes: every page once with keep-alive on one connection.
+        r = ns.exec("curl", "-sS", "--max-time", "20", *[f"http://{NEWS_IP}/{n}" for n in names], timeout=60)
+        assert r.stdout.encode() == b"".join(pages[n] for n in names)
+        assert app.proc.poll() is None
+    finally:
+        app.stop()
+
+
+def test_wrk(linked_news, examples, tmp_path):
+    news, ns = linked_news()
+    small_site(tmp_path / "www")
+    app = App(examples["http_server"], news.app_socket, "80", str(tmp_path / "www")).wait_listening()
+    try:
+        r = ns.exec("wrk", "-t2", "-c32", "-d10s", "--timeout", "5s", f"http://{NEWS_IP}/index.html", timeout=60)
+        print(r.stdout)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "Socket errors" not in r.stdout, r.stdout
+        assert "Non-2xx" not in r.stdout, r.stdout
+        requests = int(r.stdout.split(" requests in ")[0].split()[-1])
+        assert requests > 1000, r.stdout
+    finally:
+        app.stop()
