@@ -47,10 +47,16 @@ extension TCPCore {
             deliver(seg, data, to: id, ports: ports, at: now)
         case .timeWait(let id)?:
             // RFC 6191: a new SYN may end TIME-WAIT when it is clearly of a new incarnation.
-            if let s = sockets[id], let c = s.connection, c.timeWaitAccepts(seg), let l = listenerFor(t) {
+            let c = timeWaits[id]?.connection ?? sockets[id]?.connection
+            if let c, c.timeWaitAccepts(seg), let l = listenerFor(t) {
                 counters.bump("time_wait_reused")
-                finish(s)
+                if let s = sockets[id] { finish(s) } else { forgetTimeWait(id) }
                 toListener(seg, data, tuple: t, listener: l, ports: ports, at: now)
+            } else if var tw = timeWaits[id] {
+                // Retransmitted FINs are acknowledged again, anything else answered as TIME-WAIT does.
+                _ = tw.connection.segmentArrived(seg, buffers: StreamBuffers(), at: now)
+                transmit(&tw.connection, tuple: tw.tuple, socket: nil, buffers: StreamBuffers(), at: now, ports: ports)
+                if tw.connection.state == .closed { forgetTimeWait(id) } else { timeWaits[id] = tw }
             } else {
                 deliver(seg, data, to: id, ports: ports, at: now)
             }

@@ -88,7 +88,9 @@ extension TCPCore {
         case .success(let c): taken = c
         case .failure(let r): s.header.answer(number, result: -r.errno); return
         }
-        if let old = taken.displaced, let o = sockets[old] { release(o) }
+        if let old = taken.displaced {
+            if let o = sockets[old] { release(o) } else { forgetTimeWait(old) }
+        }
         let t = taken.tuple
         let now = Clock.nanos()
         var c = base
@@ -188,7 +190,7 @@ extension TCPCore {
         } else if now &- s.lastSaved > 100_000_000 {
             save(s, at: now, force: false)
         }
-        if c.state == .closed { finish(s) }
+        if c.state == .closed { finish(s) } else if c.state == .timeWait && s.applicationClosed { retire(s) }
     }
 
     /// The connection is over. The region goes once the application has let go of it too.

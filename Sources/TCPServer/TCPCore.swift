@@ -29,6 +29,9 @@ final class TCPCore: ServerCore {
     var halfOpen: [FourTuple: (listener: UInt32, connection: TCPConnection)] = [:]
     /// Spare regions newsd gave each listener for its next connections.
     var spares: [UInt32: [UInt32]] = [:]
+    /// Connections in TIME-WAIT whose application has let go: a TIME-WAIT connection sends
+    /// and receives no data, so it gives its region back and lives on here, by socket id.
+    var timeWaits: [UInt32: (tuple: FourTuple, connection: TCPConnection)] = [:]
     /// Accept notices waiting for room in their listener's control ring.
     var notices: [UInt32: [Message]] = [:]
     /// Control blocks found after a restart: their connections are reset when newsd hands
@@ -226,6 +229,27 @@ final class TCPCore: ServerCore {
         }
     }
 
+    /// A TIME-WAIT connection whose application has closed: its region goes back now, the
+    /// connection (and its 4-tuple in the table) stays for the rest of TIME-WAIT.
+    func retire(_ s: TCPSocketState) {
+        guard let c = s.connection, let t = s.tuple, c.state == .timeWait, s.applicationClosed else { return }
+        timeWaits[s.id] = (t, c)
+        // Its control block stays until TIME-WAIT ends: `newsctl ss` shows it, as ss does.
+        sockets[s.id] = nil
+        kicks[s.kick] = nil
+        dirty.remove(s.id)
+        s.header.set(state: .closed)
+        s.release()
+        counters.bump("sockets_closed")
+        counters.bump("time_waits_without_region")
+    }
+
+    func forgetTimeWait(_ id: UInt32) {
+        timeWaits[id] = nil
+        table.remove(socket: id)
+        store?.remove(socket: id)
+    }
+
     /// Forgets a socket for good.
     func release(_ s: TCPSocketState) {
         table.remove(socket: s.id)
@@ -261,6 +285,19 @@ final class TCPCore: ServerCore {
             if let d = sockets[s.id]?.connection?.nextDeadline { wake = min(wake ?? d, d) }
         }
         dirty.removeAll()
+        for (id, tw) in timeWaits {
+            var c = tw.connection
+            if let d = c.nextDeadline, d <= now {
+                transmit(&c, tuple: tw.tuple, socket: nil, buffers: StreamBuffers(), at: now, ports: ports)
+                worked = true
+            }
+            if c.state == .closed {
+                forgetTimeWait(id)
+            } else {
+                timeWaits[id] = (tw.tuple, c)
+                if let d = c.nextDeadline { wake = min(wake ?? d, d) }
+            }
+        }
         // Half-open connections retransmit their SYN-ACKs and time out on their own.
         for (t, h) in halfOpen {
             var c = h.connection
