@@ -546,7 +546,7 @@ public final class TCPSocket {
                 if peek {
                     // A peek returns what is there, unless waitAll asks for the whole buffer and
                     // more may come.
-                    if !waitAll || readable >= want || !end.stackFlags.isDisjoint(with: [.peerFinished, .reset]) || readShutDown {
+                    if !waitAll || readable >= min(want, end.geometry.receiveSize / 2) || !end.stackFlags.isDisjoint(with: [.peerFinished, .reset]) || readShutDown {
                         do { return try end.peek(into: buffer) } catch { throw Self.socketError(error) }
                     }
                 } else {
@@ -566,9 +566,11 @@ public final class TCPSocket {
                 if end.stackFlags.contains(.peerFinished) || readShutDown { return done }
                 if !mayBlock { if done > 0 { return done }; throw .again }
             }
-            // Wait for what we miss: one byte, or (waitAll) the rest of the buffer.
-            let missing = peek ? buffer.count - readable : buffer.count - done
-            let lowWater = waitAll ? min(max(1, missing + (peek ? readable : 0)), end.geometry.receiveSize) : 1
+            // Wait for one byte, or (waitAll) for the rest of the buffer, but never for more
+            // than half the area: a stack cannot always fill the area to its last byte (whole
+            // segments, silly-window avoidance), and what is read frees room for more.
+            let missing = peek ? buffer.count : buffer.count - done
+            let lowWater = waitAll ? max(1, min(missing, end.geometry.receiveSize / 2)) : 1
             if lowWater != 1 { end.setReceiveLowWater(lowWater) }
             end.beginWaiting(.readerWaits)
             let bell = end.bell
