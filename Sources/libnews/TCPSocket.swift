@@ -641,11 +641,12 @@ public final class TCPSocket {
 
     // MARK: - State
 
-    /// TCP_INFO.
+    /// TCP_INFO (all zero once closed).
     public var info: Info {
+        guard !closed else { return Info(state: 0, stack: StreamInfo(), unacknowledgedBytes: 0, unreadBytes: 0) }
         let unacknowledged = (try? end.sendSpace()).map { end.geometry.sendSize - $0 } ?? 0
         return Info(state: end.tcpState, stack: end.info, unacknowledgedBytes: unacknowledged,
-                    unreadBytes: closed ? 0 : (try? end.readable()) ?? 0)
+                    unreadBytes: (try? end.readable()) ?? 0)
     }
 
     private func checkOpen() throws(SocketError) {
@@ -689,7 +690,10 @@ public final class TCPSocket {
         refreshPhase()
         switch phase {
         case .fresh: return false
-        case .listening: return !announced.isEmpty || channel.hasInput || end.stackFlags.contains(.reset) || readShutDown
+        case .listening:
+            // Garbage on the up ring is dropped here, so it cannot keep a poll awake.
+            takeAnnouncements()
+            return !announced.isEmpty || end.stackFlags.contains(.reset) || readShutDown
         case .connecting: return false
         case .connected, .failed:
             guard let n = try? end.readable() else { return true }  // the call reports the corruption
@@ -712,6 +716,8 @@ public final class TCPSocket {
     }
 
     var bell: Doorbell { end.bell }
+    /// Closed: the region is unmapped, so nothing of it may be touched.
+    var isClosed: Bool { closed }
 
     /// Before NewsPoll sleeps: the stack rings for data (readers), acknowledgements
     /// (writers); connection changes and announcements ring anyway.

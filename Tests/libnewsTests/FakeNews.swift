@@ -156,10 +156,10 @@ final class FakeNews: @unchecked Sendable {
 
     // ---- for tests ------------------------------------------------------------------------
 
-    /// Acts as the stack on socket `id` (waiting up to a second for newsd to hand it over).
+    /// Acts as the stack on socket `id` (waiting up to 5 s for newsd to hand it over).
     @discardableResult
     func with<T>(_ id: UInt32, _ body: (StackSocket) throws -> T) throws -> T {
-        let deadline = Clock.nanos() + 1_000_000_000
+        let deadline = Clock.nanos() + 5_000_000_000
         while true {
             let r: T? = try lock.withLock { try sockets[id].map(body) }
             if let r { return r }
@@ -178,9 +178,9 @@ final class FakeNews: @unchecked Sendable {
         lock.withLock { sockets.values.filter { $0.listener == listener }.map(\.id).sorted() }
     }
 
-    /// Waits until `condition` holds (up to a second).
+    /// Waits until `condition` holds (up to 5 s: the machine may be busy).
     func eventually(_ condition: () -> Bool) -> Bool {
-        let deadline = Clock.nanos() + 1_000_000_000
+        let deadline = Clock.nanos() + 5_000_000_000
         while Clock.nanos() < deadline {
             if condition() { return true }
             usleep(200)

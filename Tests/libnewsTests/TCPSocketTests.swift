@@ -87,7 +87,8 @@ final class TCPSocketTests: XCTestCase {
         XCTAssertEqual(c.localAddress?.port, 8080)
         XCTAssertEqual(try read(c, max: 100), Array("hello".utf8))
         XCTAssertEqual(errno { _ = try l.accept() }, EAGAIN)
-        XCTAssertTrue(fake.eventually { self.fake.spares(of: l.id).count == 2 }, "a fresh spare replaces the accepted one")
+        XCTAssertTrue(fake.eventually { self.fake.lines.filter { $0.hasPrefix("spare \(l.id) ") }.count == 3 },
+                      "a fresh spare replaces the accepted one")
         XCTAssertEqual(errno { _ = try c.accept() }, EINVAL)
         XCTAssertEqual(errno { try l.connect(address: 1, port: 1) }, EISCONN)
         XCTAssertEqual(errno { _ = try l.send([1]) }, EPIPE)
@@ -99,6 +100,8 @@ final class TCPSocketTests: XCTestCase {
         try l.listen(backlog: 1)
         XCTAssertTrue(fake.eventually { self.fake.spares(of: l.id).count == 1 })
         let spare = fake.spares(of: l.id)[0]
+        XCTAssertTrue(try fake.with(l.id) { $0.announce(0, peer: 1, port: 1) })
+        XCTAssertFalse(l.readable, "garbage on the up ring is dropped, not a connection")
         let fake = self.fake!, lid = l.id
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) {
             _ = try? fake.with(spare) { $0.end.setEstablished() }
@@ -423,6 +426,9 @@ final class TCPSocketTests: XCTestCase {
         XCTAssertEqual(try s.send([1, 2, 3]), 3)
         s.close()
         XCTAssertEqual(errno { _ = try s.send([1]) }, EBADF)
+        XCTAssertEqual(errno { _ = try self.read(s, max: 1) }, EBADF)
+        XCTAssertEqual(s.info.stack, StreamInfo(), "nothing of the unmapped region is read")
+        XCTAssertEqual(NewsPoll.wait([NewsPoll.Entry(s, [])], timeoutNanos: nil), [.readable], "a closed socket is ready (POLLNVAL)")
         XCTAssertTrue(fake.eventually { self.fake.lines.contains("close \(id)") })
 
         XCTAssertTrue(fake.eventually { self.fake.closed(id) != nil })
