@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "libnews", dependencies: ["NewsControl", "NewsConfig", "NewsSystem", "NewsIPC", "CNewsLinux"]),
 
         .executableTarget(name: "Kernel", dependencies: [
-            "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews", "NewsFilter",
+            "NewsIPC", "NewsConfig", "NewsControl", "NewsSystem", "libnews", "NewsFilter", "NewsTCPState", "NewsWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -75,7 +75,9 @@ let package = Package(
         .executableTarget(name: "UDPServer", dependencies: serverDeps + [
             "NewsWire", "NewsUDP", .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "TCPServer", dependencies: serverDeps),
+        .executableTarget(name: "TCPServer", dependencies: serverDeps + [
+            "NewsWire", "NewsTCP", "NewsTCPState", "NewsIPCore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "VFS", dependencies: serverDeps),
 
         .testTarget(name: "NewsIPCTests", dependencies: ["NewsIPC", "NewsSystem", "CNewsLinux"]),

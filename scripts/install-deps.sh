@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(libseccomp-dev libnuma-dev pkg-config iproute2 procps util-linux strace python3 python3-pip
-          iputils-ping python3-scapy tshark tcpdump socat gcc)
+          iputils-ping python3-scapy tshark tcpdump socat gcc curl wrk lighttpd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

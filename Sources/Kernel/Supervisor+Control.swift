@@ -66,6 +66,7 @@ extension Supervisor {
         switch request {
         case .status: reply(to: client.fd, Reply(status: statusReport()))
         case .stats: reply(to: client.fd, Reply(stats: statsReport()))
+        case .sockets: reply(to: client.fd, Reply(sockets: TCPSocketTable.report(plumbing.stateRegion(.tcpserver))))
         case .stop:
             reply(to: client.fd, Reply(message: "stopping"))
             shuttingDown = true

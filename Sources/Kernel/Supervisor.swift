@@ -116,6 +116,9 @@ final class Supervisor {
             ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
         case .udpserver, .tcpserver:
             ["ip.address": config.ip.address]
+        case .tcpserver:
+            ["ip.address": config.ip.address, "ip.mtu": String(config.ip.mtu), "tcp.congestion": config.tcp.congestion,
+             "tcp.time_wait_s": String(config.tcp.timeWaitSeconds), "tcp.delayed_ack_ms": String(config.tcp.delayedAckMillis)]
         case .nicdriver:
             impairmentParameters(config).merging(["nic.backend": config.nic.backend, "nic.cable_side": config.nic.cableSide]) { a, _ in a }
         default: [:]

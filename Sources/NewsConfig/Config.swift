@@ -81,6 +81,7 @@ public struct Config: Sendable, Equatable {
     public var nic = NIC()
     /// `[ip]`: NEWS's own IPv4 configuration.
     public var ip = IP()
+    public var tcp = TCP()
     /// `[pf]`: the packet filter.
     public var pf = PF()
     /// Where the parsed file had each key (for errors found later); not part of the value.
@@ -95,9 +96,9 @@ public struct Config: Sendable, Equatable {
     /// can make newsd and the UDP server map.
     public struct Limits: Sendable, Equatable {
         public var appsPerUID = 16
-        public var socketsPerUID = 64
+        public var socketsPerUID = 1024
         public var apps = 256
-        public var sockets = 1024
+        public var sockets = 2000
         public init() {}
     }
 
@@ -131,6 +132,18 @@ public struct Config: Sendable, Equatable {
             public var delayMicros = 0
             public init() {}
         }
+    }
+
+    /// tcpserver's policy (the protocol itself has no knobs here).
+    public struct TCP: Sendable, Equatable {
+        /// "cubic" (RFC 9438) or "newreno" (RFC 6582).
+        public var congestion = "cubic"
+        /// TIME-WAIT lasts this long (2 x MSL; Linux: 60 s).
+        public var timeWaitSeconds = 60
+        /// Delayed-ACK timeout (RFC 9293 3.8.6.3: under 500 ms; Linux's minimum: 40 ms).
+        public var delayedAckMillis = 40
+        public static let congestionAlgorithms = ["cubic", "newreno"]
+        public init() {}
     }
 
     public struct IP: Sendable, Equatable {

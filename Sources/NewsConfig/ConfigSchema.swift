@@ -31,7 +31,7 @@ struct ConfigField {
     /// One line saying what the key means (written as a comment by `rendered()`).
     let doc: String
 
-    static let tables = ["heartbeat", "restart", "nic", "ip", "pf", "limits"]
+    static let tables = ["heartbeat", "restart", "nic", "ip", "tcp", "pf", "limits"]
 
     /// Top-level keys that no longer exist, with what replaced them.
     static let removed = [
@@ -116,6 +116,12 @@ struct ConfigField {
                         doc: "Default gateway, a host on the connected network other than NEWS itself; empty: none."),
             ConfigField(table: "ip", key: "mtu", kind: .int(\.ip.mtu, 576...1500, powerOfTwo: false),
                         doc: "Link MTU in bytes (576...1500)."),
+            ConfigField(table: "tcp", key: "congestion", kind: .string(\.tcp.congestion, .choice(Config.TCP.congestionAlgorithms)),
+                        doc: "Congestion control: cubic (RFC 9438) or newreno (RFC 6582)."),
+            ConfigField(table: "tcp", key: "time_wait_s", kind: .int(\.tcp.timeWaitSeconds, 1...240, powerOfTwo: false),
+                        doc: "Seconds a connection stays in TIME-WAIT, 2 x MSL (1...240; Linux: 60)."),
+            ConfigField(table: "tcp", key: "delayed_ack_ms", kind: .int(\.tcp.delayedAckMillis, 1...500, powerOfTwo: false),
+                        doc: "Delayed-ACK timeout in milliseconds (1...500, RFC 9293: under 500)."),
             ConfigField(table: "pf", key: "rules", kind: .string(\.pf.rules, .optionalPath),
                         doc: "Packet filter rules file loaded at start (newsctl pf load replaces it); empty: everything passes."),
             ConfigField(table: "limits", key: "apps_per_uid", kind: .int(\.limits.appsPerUID, 1...4096, powerOfTwo: false),

@@ -12,6 +12,8 @@ public enum ControlRequest: Equatable, Sendable {
     /// Answered not with JSON but with a pcap stream (or a JSON error).
     case capture(count: Int, seconds: Int)
     case pfShow
+    /// tcpserver's sockets, from its control blocks (`newsctl ss`).
+    case sockets
     /// Rules text with its lines joined by " ; " (the grammar has no ';').
     case pfLoad(rules: String)
     case stop
@@ -28,6 +30,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .probe(let n): "probe \(n)"
         case .capture(let n, let s): "capture \(n) \(s)"
         case .pfShow: "pf-show"
+        case .sockets: "ss"
         case .pfLoad(let rules): "pf-load " + rules.split(separator: "\n").joined(separator: " ; ")
         case .stop: "stop"
         }
@@ -65,6 +68,7 @@ public enum ControlRequest: Equatable, Sendable {
             guard let n = Int(words[1]), (1...maxProbeCount).contains(n) else { throw Invalid("probe: count must be 1...\(maxProbeCount)") }
             return .probe(count: n)
         case "pf-show": try arity(1); return .pfShow
+        case "ss": try arity(1); return .sockets
         case "pf-load":
             let rest = line.drop { $0 == " " }.dropFirst("pf-load".count)
             let text = rest.replacingSemicolons()

@@ -7,11 +7,12 @@ public struct Reply: Codable, Sendable, Equatable {
     public var stats: SystemStats?
     public var probe: ProbeResult?
     public var pf: FilterReport?
+    public var sockets: [TCPSocketReport]?
 
     public init(ok: Bool = true, error: String? = nil, message: String? = nil, status: SystemStatus? = nil,
-                stats: SystemStats? = nil, probe: ProbeResult? = nil, pf: FilterReport? = nil) {
+                stats: SystemStats? = nil, probe: ProbeResult? = nil, pf: FilterReport? = nil, sockets: [TCPSocketReport]? = nil) {
         self.ok = ok; self.error = error; self.message = message
-        self.status = status; self.stats = stats; self.probe = probe; self.pf = pf
+        self.status = status; self.stats = stats; self.probe = probe; self.pf = pf; self.sockets = sockets
     }
 
     public static func failure(_ error: String) -> Reply { Reply(ok: false, error: error) }
@@ -151,5 +152,41 @@ public struct FilterReport: Codable, Sendable, Equatable {
         self.rules = rules; self.defaultIn = defaultIn; self.defaultOut = defaultOut
         self.defaultInPackets = defaultInPackets; self.defaultOutPackets = defaultOutPackets; self.generation = generation
         self.flows = flows
+    }
+}
+
+/// One TCP socket as `newsctl ss` shows it (the fields `ss -tan` and `ss -ti` show), from
+/// tcpserver's control block for it (refreshed on every state change and at least every
+/// 100 ms while the connection is busy).
+public struct TCPSocketReport: Codable, Sendable, Equatable {
+    public var socket: UInt32
+    public var uid: UInt32
+    public var state: String
+    public var local: String
+    public var remote: String
+    /// Bytes received and not yet read by the application (Recv-Q).
+    public var receiveQueue: UInt64
+    /// Bytes written and not yet acknowledged (Send-Q); for a listener ss shows the
+    /// backlog here, and so does this.
+    public var sendQueue: UInt64
+    public var rttMillis: Double
+    public var rttvarMillis: Double
+    public var rtoMillis: Double
+    public var cwnd: UInt64
+    public var ssthresh: UInt64
+    public var mss: Int
+    public var rcvmss: Int
+    public var sendWindow: UInt64
+    public var receiveWindow: UInt64
+    public var retransmissions: Int
+    public var options: [String]
+
+    public init(socket: UInt32, uid: UInt32, state: String, local: String, remote: String, receiveQueue: UInt64, sendQueue: UInt64,
+                rttMillis: Double, rttvarMillis: Double, rtoMillis: Double, cwnd: UInt64, ssthresh: UInt64, mss: Int,
+                rcvmss: Int, sendWindow: UInt64, receiveWindow: UInt64, retransmissions: Int, options: [String]) {
+        self.socket = socket; self.uid = uid; self.state = state; self.local = local; self.remote = remote
+        self.receiveQueue = receiveQueue; self.sendQueue = sendQueue; self.rttMillis = rttMillis; self.rttvarMillis = rttvarMillis
+        self.rtoMillis = rtoMillis; self.cwnd = cwnd; self.ssthresh = ssthresh; self.mss = mss; self.rcvmss = rcvmss
+        self.sendWindow = sendWindow; self.receiveWindow = receiveWindow; self.retransmissions = retransmissions; self.options = options
     }
 }

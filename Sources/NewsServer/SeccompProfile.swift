@@ -25,6 +25,7 @@ public enum SeccompProfile {
     /// The NIC driver on a cable sleeps on its own doorbell and the cable's at once.
     static let extras: [ServerKind: [String]] = [
         .udpserver: ["fstat", "newfstatat"],
+        .tcpserver: ["fstat", "newfstatat"],
         .nicdriver: ["futex_waitv"],
     ]
 
@@ -35,7 +36,7 @@ public enum SeccompProfile {
     /// and pidfd_send_signal are not allowed at all, so no server can signal newsd or
     /// another server.
     public static func rules(for server: ServerKind, pid: Int32) -> [Confinement.SyscallRule] {
-        (base + (extras[server] ?? [])).map { Confinement.SyscallRule($0) } + (server == .udpserver ? [.sealQuery] : []) + [
+        (base + (extras[server] ?? [])).map { Confinement.SyscallRule($0) } + (server == .udpserver || server == .tcpserver ? [.sealQuery] : []) + [
             .withoutExecute("mmap"),
             .withoutExecute("mprotect"),
             .signalOnlySelf("tgkill", pid: pid),

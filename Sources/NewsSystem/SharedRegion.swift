@@ -60,6 +60,18 @@ public final class SharedRegion: @unchecked Sendable {
         self.name = name
     }
 
+    /// The size of a sealed memfd, for regions whose size their header states (a TCP
+    /// socket's): the caller maps this much and checks the header against it.
+    public static func sealedSize(of fd: Int32) throws(SystemError) -> Int {
+        var st = stat()
+        try sys(fstat(fd, &st), "fstat region")
+        let seals = news_get_seals(fd)
+        guard seals >= 0, news_seals_fix_size(seals) == 1 else {
+            throw SystemError("region is not sealed against resizing (seals \(seals))", errno: EPERM)
+        }
+        return Int(st.st_size)
+    }
+
     public func zero() { memset(base, 0, size) }
 
     /// Unmaps; the descriptor stays open (newsd keeps regions across server restarts).

@@ -46,6 +46,13 @@ public enum Errno {
     public static let tooManyFiles = EMFILE
     public static let tooManyFilesInSystem = ENFILE
     public static let permission = EPERM
+    public static let isConnected = EISCONN
+    public static let alreadyInProgress = EALREADY
+    public static let inProgress = EINPROGRESS
+    public static let noProtocolOption = ENOPROTOOPT
+    public static let protocolError = EPROTO
+    public static let connectionReset = ECONNRESET
+    public static let brokenPipe = EPIPE
 
     public static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
 }

@@ -12,6 +12,16 @@ extension TCPConnection {
             if let r = ResetReply.to(seg) { queueReset(r) }
         case .synSent(let o):
             result.events = arriveInSynSent(seg, o, b, at: now)
+            // "If there are other controls or text in the segment, then continue
+            // processing at the sixth step below where the URG bit is checked" (RFC 9293
+            // 3.10.7.3): data (and a FIN) in a SYN-ACK that established the connection.
+            if case .established = phase, seg.payloadLength > 0 || seg.fin {
+                var rest = seg
+                rest.flags.remove(.syn)
+                rest.sequence = seg.sequence + 1
+                if rest.flags.contains(.urg) { counters.urgentIgnored += 1 }
+                textArrived(rest, b, at: now, &result)
+            }
         default:
             arriveSynchronized(seg, b, at: now, &result)
         }
@@ -45,7 +55,7 @@ extension TCPConnection {
             timestamps = TimestampState(offset: Self.timestampOffset(iss), recent: ts.value, at: now, lastAckSent: seg.sequence + 1)
         }
         lastReceived = now
-        let receiving = Receiving(next: seg.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiveMSS,
+        let receiving = Receiving(next: seg.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiverMSS,
                                   advertised: min(65_535, b.receiveCapacity))
         if seg.hasAck {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
@@ -59,8 +69,15 @@ extension TCPConnection {
             return [.established, .writable]
         }
         // Simultaneous open: "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our SYN's options stand.
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." The SYN-ACK repeats our SYN's
+        // options less those the peer's SYN did not offer: RFC 7323 2.2 and 3.2 allow WS
+        // and TS in a <SYN,ACK> "only if it received" them "in the initial <SYN>", and
+        // RFC 2018 2 sends SACK-permitted only in a SYN (so here only to a peer that
+        // offered it). What was agreed above already excludes them.
         var again = o
+        if !agreed.timestamps { again.offered.timestamp = nil }
+        if seg.options.windowShift == nil { again.offered.windowShift = nil }
+        if !agreed.selectiveAcknowledgments { again.offered.sackPermitted = false }
         again.timer.stop()
         phase = .synReceived(again, receiving)
         return []
@@ -103,14 +120,40 @@ extension TCPConnection {
             return
         }
         // First: the sequence number.
+        var seg = seg
+        if view.window == 0, seg.sequence == view.next, seg.length > 0, !seg.syn {
+            // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
+            // should be made to accept valid ACKs, URGs, and RSTs": the text is refused
+            // (and our zero window said again), the rest is processed, so that a peer
+            // probing our window still gets its acknowledgments of our data through.
+            counters.outOfWindow += 1
+            if !seg.rst { queueAck(rateLimited: true, at: now) }
+            seg.payloadLength = 0
+            seg.flags.remove(.fin)
+        }
         guard SegmentAcceptance.isAcceptable(sequence: seg.sequence, length: seg.length, receive: view) else {
             counters.outOfWindow += 1
             // "If an incoming segment is not acceptable, an acknowledgment should be sent in
             // reply (unless the RST bit is set ...)". In TIME-WAIT a retransmitted FIN gets
             // this ACK and restarts the 2 MSL timeout.
-            if !seg.rst { queueAck(rateLimited: true, at: now) }
+            // A SYN is answered the same whatever its sequence number (RFC 5961 4.2:
+            // "irrespective of the sequence number, TCP MUST send an ACK (also referred to
+            // as challenge ACK)"), and counted as one, as Linux's tcp_validate_incoming does.
+            if seg.syn && !seg.rst {
+                queueChallengeAck(at: now)
+            } else if !seg.rst {
+                queueAck(rateLimited: true, at: now)
+            }
             if case .timeWait(let f, let sent, _) = phase, seg.fin {
                 phase = .timeWait(f, sent: sent, until: now &+ configuration.timeWait)
+            }
+            // RFC 2883 4: data wholly below RCV.NXT is a duplicate too, "the first SACK
+            // block is used to report the sequence numbers of the received duplicate
+            // segment" (Linux's tcp_send_dupack does the same). Nothing is stored.
+            if !seg.rst, !seg.syn, seg.payloadLength > 0, options?.selectiveAcknowledgments == true, var r = receiving,
+               seg.sequence < r.next {
+                r.duplicateArrived(sequence: seg.sequence, length: seg.payloadLength)
+                store(r)
             }
             return
         }
@@ -204,6 +247,7 @@ extension TCPConnection {
         case .duplicate, .advances:
             break
         }
+        s.unansweredProbes = 0
         let windowChanged = s.updateWindow(seg, shift: agreed.sendShift)
         let blocks = agreed.selectiveAcknowledgments ? seg.sackRanges : []
         let board = s.scoreboard.receiveAck(seg.acknowledgment, blocks: blocks)
@@ -228,6 +272,7 @@ extension TCPConnection {
             s.duplicateAcks = 0
             if let from = s.resendFrom, from < s.una { s.resendFrom = s.una }
             if let end = s.resendEnd, s.una >= end { s.resendFrom = nil; s.resendEnd = nil }
+            if let end = s.timeoutRecoveryEnd, s.una >= end { s.timeoutRecoveryEnd = nil }
             s.probeTimer = nil
             events.insert(.writable)
         } else if seg.payloadLength == 0, !seg.fin, s.outstanding > 0, !windowChanged {
@@ -259,6 +304,10 @@ extension TCPConnection {
             // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue".
             acknowledgedAtClose = s.unaOffset
             phase = .finWait2(r, sent: s.next)
+            // An orphan's FIN-WAIT-2 timeout runs from here, as Linux's tcp_fin_timeout
+            // does: time spent getting our FIN acknowledged must not eat the peer's time
+            // to send its own.
+            if orphanedAt != nil { orphanedAt = now }
         case .closing(_, let f):
             // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
             acknowledgedAtClose = s.unaOffset

@@ -22,7 +22,13 @@ extension TCPConnection {
             phase = .synSent(o)
             return []
         case .synReceived(var o, var r):
-            guard let events = handshakeTimer(&o, synchronizing: true, at: now) else { return [] }
+            guard let events = handshakeTimer(&o, synchronizing: true, at: now) else {
+                // An ACK decided on arrival (a segment outside the window, a challenge):
+                // RFC 9293 3.10.7.4 "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>", SND.NXT being
+                // ISS+1 here. Left undone it would keep `nextDeadline` at 0 (a spin).
+                if acks.now { out.append(control(flags: .ack, sequence: o.iss + 1, b, at: now)) }
+                return []
+            }
             if !events.isEmpty { return events }
             // RFC 7323 2.2: the SYN-ACK's window is not scaled.
             let window = min(65_535, r.advertise(b, limit: 65_535))
@@ -116,7 +122,7 @@ extension TCPConnection {
             window = r.advertise(b)
             next = r.next
             if options?.selectiveAcknowledgments == true {
-                let blocks = r.reassembly.sackBlocks(maximumCount: options?.sackBlockLimit ?? 3)
+                let blocks = r.sackBlocks(maximumCount: options?.sackBlockLimit ?? 3)
                 seg.options.sackBlocks = blocks.map { TCPOptions.SACKBlock(left: $0.start.rawValue, right: $0.end.rawValue) }
             }
             store(r)
@@ -157,6 +163,7 @@ extension TCPConnection {
             // unacknowledged segment).
             s.resendFrom = s.una
             s.resendEnd = s.next
+            s.timeoutRecoveryEnd = s.next
             s.timed = nil
             s.probeTimer = nil
             s.rackTimer = nil
@@ -181,7 +188,11 @@ extension TCPConnection {
         if s.persistTimer.hasExpired(at: now) {
             s.persistTimer.stop()
             s.persistProbes += 1
-            if s.persistProbes > configuration.limits.abortDataAfter { return fail(.timedOut) }
+            // RFC 9293 3.8.6.1 (MUST-26): "as long as the receiving TCP continues to send
+            // acknowledgments in response to the probe segments, the sending TCP MUST allow
+            // the connection to stay open". Only probes nobody answered count towards R2.
+            s.unansweredProbes += 1
+            if s.unansweredProbes > configuration.limits.abortDataAfter { return fail(.timedOut) }
             counters.zeroWindowProbes += 1
             out.append(control(flags: .ack, sequence: s.una - 1, b, at: now))
         }
@@ -342,7 +353,14 @@ extension TCPConnection {
         } else {
             s.persistTimer.stop()
         }
-        if s.outstanding > 0, s.probeTimer == nil, s.resendFrom == nil {
+        // RFC 8985 7.2: "A sender should schedule a PTO only if all of the following
+        // conditions are met: 1. The connection supports SACK. 2. The connection has no
+        // SACKed sequences in the SACK scoreboard. 3. The connection is not in loss
+        // recovery." After an RTO the connection is in loss recovery until SND.UNA passes
+        // what was outstanding then; a probe there would undercut the backed-off timer.
+        let probeAllowed = options?.selectiveAcknowledgments == true && s.scoreboard.sackedRanges.isEmpty && s.timeoutRecoveryEnd == nil
+        if !probeAllowed { s.probeTimer = nil }
+        if probeAllowed, s.outstanding > 0, s.probeTimer == nil, s.resendFrom == nil {
             s.probeTimer = s.rack.probeDeadline(at: now, smoothedRTT: s.rto.smoothedRoundTrip,
                                                 retransmissionDeadline: s.retransmitTimer.deadline ?? UInt64.max,
                                                 inRecovery: s.scoreboard.inRecovery || s.congestion.isInRecovery)

@@ -135,7 +135,8 @@ public struct TCPInfo: Sendable, Equatable {
 /// answers with segments to send, where received bytes go, events and its next deadline.
 /// It reads no clock and does no I/O.
 public struct TCPConnection: Sendable {
-    public let configuration: TCPConfiguration
+    /// Policy; the socket options (TCP_NODELAY, keep-alive) may change it at any time.
+    public var configuration: TCPConfiguration
     var phase: Phase
     public internal(set) var options: NegotiatedOptions?
     var timestamps: TimestampState?
@@ -151,7 +152,8 @@ public struct TCPConnection: Sendable {
     var keepAliveProbes = 0
     var challengeWindow: (second: UInt64, count: Int) = (0, 0)
     /// The application closed its socket: FIN-WAIT-2 then ends after `timeWait` (Linux's
-    /// tcp_fin_timeout) rather than waiting forever for a peer that never closes.
+    /// tcp_fin_timeout) rather than waiting forever for a peer that never closes. Set when
+    /// the application closes, and again when FIN-WAIT-2 is entered after that.
     var orphanedAt: UInt64?
 
     /// An active open (RFC 9293 3.10.1): SYN-SENT; the first `transmit` sends the SYN.
@@ -176,15 +178,25 @@ public struct TCPConnection: Sendable {
         options = agreed
         acks = AckPolicy(quickLeft: configuration.quickAcks)
         lastReceived = now
-        let receiving = Receiving(next: syn.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiveMSS)
+        let receiving = Receiving(next: syn.sequence + 1, initialWindow: configuration.initialReceiveWindow, mss: agreed.receiverMSS)
         phase = .synReceived(Opening(iss: iss, offered: offer, rto: RetransmissionTimeout(configuration: configuration.retransmission), passive: true), receiving)
         if agreed.timestamps, let ts = syn.options.timestamp {
             timestamps = TimestampState(offset: Self.timestampOffset(iss), recent: ts.value, at: now, lastAckSent: syn.sequence + 1)
         }
     }
 
+    /// The window field of a SYN-ACK (unscaled, RFC 7323 2.2) for a receive area of
+    /// `receiveCapacity`: what a connection's own SYN-ACK advertises, and what a listener's
+    /// cookie SYN-ACK must advertise for `init(cookieAcknowledgment:)` to accept data sent
+    /// into it.
+    public static func synAckWindow(configuration: TCPConfiguration, receiveCapacity: Int) -> Int {
+        max(0, min(65_535, receiveCapacity, configuration.initialReceiveWindow))
+    }
+
     /// A connection completed by a SYN cookie's ACK (RFC 4987 3.6): ESTABLISHED at once, with
-    /// the MSS the cookie carried and no other option (the cookie keeps nothing else).
+    /// the MSS the cookie carried and no other option (the cookie keeps nothing else). The
+    /// receive window is the one the cookie SYN-ACK advertised (`synAckWindow`); data in
+    /// the ACK itself is for a following `segmentArrived` with the same segment.
     public init(cookieAcknowledgment ack: TCPSegment, mss: Int, configuration: TCPConfiguration, receiveCapacity: Int, at now: UInt64) {
         self.configuration = configuration
         iss = ack.acknowledgment - 1
@@ -194,12 +206,19 @@ public struct TCPConnection: Sendable {
         options = agreed
         acks = AckPolicy(quickLeft: configuration.quickAcks)
         lastReceived = now
-        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiveMSS)
+        // The window our cookie's SYN-ACK offered is already the peer's to use: data on
+        // this very ACK must fit it (RFC 9293 3.10.7.4).
+        let receiving = Receiving(next: ack.sequence, initialWindow: min(65_535, configuration.initialReceiveWindow), mss: agreed.receiverMSS,
+                                  advertised: Int(Self.cookieWindow(receiveCapacity: receiveCapacity)))
         let sending = Self.makeSending(una: ack.acknowledgment, window: Int(ack.window), wl1: ack.sequence, wl2: ack.acknowledgment,
                                        options: agreed, rto: RetransmissionTimeout(configuration: configuration.retransmission),
                                        configuration: configuration)
         phase = .established(sending, receiving)
     }
+
+    /// The window of a SYN-ACK that carries a cookie (unscaled: the cookie keeps no window
+    /// scale), as `TCPListener` sends it and the cookie's connection then assumes.
+    public static func cookieWindow(receiveCapacity: Int) -> UInt16 { UInt16(max(0, min(65_535, receiveCapacity))) }
 
     /// Per-connection TSval offset (RFC 7323 5.4 / 7.1: values should not expose a host
     /// clock shared across connections). The ISS is already a keyed hash of the 4-tuple.
@@ -367,7 +386,6 @@ public struct TCPConnection: Sendable {
     /// passes). Unread data is the shell's business: it calls `abort` then, as Linux does.
     public mutating func applicationClosed(at now: UInt64) {
         orphanedAt = now
-        if case .finWait2 = phase {} // the FIN-WAIT-2 timeout runs from here
         if case .synSent = phase { phase = .closed }
     }
 

@@ -18,6 +18,10 @@ public struct NegotiatedOptions: Sendable, Equatable {
     public var fixedOptionBytes: Int { timestamps ? 12 : 0 }
     /// SMSS for congestion control and loss recovery: a full data segment.
     public var senderMSS: Int { max(1, sendMSS - fixedOptionBytes) }
+    /// A full-sized segment from the peer: what we announced less the same fixed option
+    /// bytes. RFC 5681 4.2's "every second full-sized segment" counts these: with
+    /// timestamps a full segment carries 1448 bytes, not 1460.
+    public var receiverMSS: Int { max(1, receiveMSS - fixedOptionBytes) }
     /// The most SACK blocks an ACK can carry next to the other options (RFC 2018 3).
     public var sackBlockLimit: Int { timestamps ? 3 : 4 }
 

@@ -19,6 +19,11 @@ struct Receiving: Sendable {
     private(set) var tunedWindow: Int
     private var tuneMark: (at: UInt64, head: UInt64)?
     let mss: Int
+    /// The reassembly's SACK blocks start with a D-SACK (the last segment held a
+    /// duplicate), and whether an ACK has carried it already: RFC 2883 4, "each duplicate
+    /// contiguous sequence of data received is reported in at most one D-SACK block".
+    private var duplicateInBlocks = false
+    private var duplicateSent = false
 
     var next: SequenceNumber { reassembly.next }
 
@@ -68,6 +73,8 @@ struct Receiving: Sendable {
         let before = next
         let beforeOffset = nextOffset
         let arrival = reassembly.insert(sequence: dataStart, length: length, fin: fin, window: window)
+        duplicateInBlocks = arrival.duplicate != nil
+        duplicateSent = false
         var placement: Placement?
         if let s = arrival.stored, !s.isEmpty {
             placement = Placement(payloadOffset: s.start - dataStart, length: s.length,
@@ -75,6 +82,23 @@ struct Receiving: Sendable {
         }
         nextOffset += UInt64(arrival.deliverable)
         return (placement, arrival)
+    }
+
+    /// Data wholly below RCV.NXT arrived again: nothing to store, a D-SACK to send.
+    mutating func duplicateArrived(sequence: SequenceNumber, length: Int) {
+        guard sequence < next, length > 0 else { return }
+        let arrival = reassembly.insert(sequence: sequence, length: min(length, next - sequence), window: 0)
+        duplicateInBlocks = arrival.duplicate != nil
+        duplicateSent = false
+    }
+
+    /// The SACK blocks for a segment about to be sent, the D-SACK only in the first.
+    mutating func sackBlocks(maximumCount n: Int) -> [SequenceRange] {
+        guard n > 0 else { return [] }
+        var blocks = reassembly.sackBlocks(maximumCount: n + 1)
+        if duplicateInBlocks && duplicateSent && !blocks.isEmpty { blocks.removeFirst() }
+        duplicateSent = duplicateInBlocks
+        return Array(blocks.prefix(n))
     }
 
     /// Auto-tuning, called with the application's read position as the shell last saw it.

@@ -26,13 +26,20 @@ struct Sending: Sendable {
     var rackTimer: UInt64?
     var probeTimer: UInt64?
     var persistTimer = DeadlineTimer()
+    /// Zero-window probes sent since the peer last acknowledged new data (the persist
+    /// backoff)...
     var persistProbes = 0
+    /// ...and since the peer last acknowledged anything (the abort limit).
+    var unansweredProbes = 0
     var congestion: any CongestionController
     /// RFC 6298 / Karn: one timed segment at a time, forgotten if anything is retransmitted.
     var timed: (end: SequenceNumber, at: UInt64)?
     /// After an RTO: resend from here (go-back-N) up to `resendEnd`, SND.NXT at the timeout.
     var resendFrom: SequenceNumber?
     var resendEnd: SequenceNumber?
+    /// SND.NXT at the last RTO: loss recovery lasts until SND.UNA passes it (no tail loss
+    /// probes meanwhile, RFC 8985 7.2).
+    var timeoutRecoveryEnd: SequenceNumber?
     /// Without SACK: RFC 5681 duplicate ACKs and RFC 6582's "retransmit the first
     /// unacknowledged segment".
     var duplicateAcks = 0

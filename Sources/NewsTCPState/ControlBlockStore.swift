@@ -84,8 +84,11 @@ public struct ControlBlockRecord: Equatable, Sendable {
     public var keepAliveDeadline: UInt64 = 0
     public var delayedAckDeadline: UInt64 = 0
     public var timeWaitDeadline: UInt64 = 0
-    /// Retransmissions of the oldest unacknowledged segment (RFC 9293 R1/R2 count them).
+    /// Segments retransmitted so far (saturating), as `ss -ti` shows them.
     public var retransmissions: UInt16 = 0
+    /// The application's read position as last validated: receive tail less this is the
+    /// receive queue `ss` shows.
+    public var receiveHeadSeen: UInt64 = 0
 
     public init(socket: UInt32, uid: UInt32, state: RecordedState, tuple: FourTuple) {
         self.socket = socket; self.uid = uid; self.state = state; self.tuple = tuple
@@ -111,8 +114,8 @@ public struct ControlBlockRecord: Equatable, Sendable {
 ///   112 u64 cwnd            120 u64 ssthresh
 ///   128 u64 send acked      136 u64 send tail seen  144 u64 receive tail
 ///   152 u64 retransmission deadline  160 persist  168 keep-alive  176 delayed ACK
-///   184 time-wait deadline (u64 each)
-///   192..<252 zero (room for later versions)   252 u32 CRC-32C of bytes 0..<252
+///   184 time-wait deadline (u64 each)   192 u64 receive head seen (the application's read position)
+///   200..<252 zero (room for later versions)   252 u32 CRC-32C of bytes 0..<252
 /// A slot is rewritten in place, so a torn write spoils one connection, which is skipped and
 /// counted, never followed. The record version is separate from the header's: a later
 /// server may write new records beside old ones and still read these.
@@ -150,6 +153,22 @@ public final class ControlBlockStore {
         PersistenceFormat.writeHeader(.init(magic: Self.magic, recordSize: Self.recordSize, count: capacity, clockEpoch: 0), into: region)
         slotOf = [:]
         free = Array((0..<capacity).reversed())
+    }
+
+    /// Every intact record in `region`, read without changing it: what newsd shows for
+    /// `newsctl ss` from tcpserver's state region while tcpserver runs (a record being
+    /// rewritten at that moment fails its checksum and is left out).
+    public static func snapshot(_ region: UnsafeRawBufferPointer) -> [ControlBlockRecord] {
+        guard let header = PersistenceFormat.readHeader(from: region, magic: magic, recordSize: recordSize) else { return [] }
+        let slots = min(header.count, (region.count - PersistenceFormat.headerSize) / recordSize)
+        var out: [ControlBlockRecord] = []
+        for slot in 0..<max(0, slots) {
+            let start = PersistenceFormat.headerSize + slot * recordSize
+            let r = UnsafeRawBufferPointer(rebasing: region[start..<start + recordSize])
+            if PersistenceFormat.get32(at: 0, in: r) == 0 { continue }
+            if let c = decode(r) { out.append(c) }
+        }
+        return out
     }
 
     /// A restart: takes back every intact record. Damaged slots are cleared for reuse.
@@ -233,7 +252,7 @@ public final class ControlBlockStore {
         let longs: [UInt64] = [c.tsRecentTime, c.srtt, c.rttvar, c.rto, c.cwnd, c.ssthresh,
                                c.sendAcked, c.sendTailSeen, c.receiveTail,
                                c.retransmissionDeadline, c.persistDeadline, c.keepAliveDeadline,
-                               c.delayedAckDeadline, c.timeWaitDeadline]
+                               c.delayedAckDeadline, c.timeWaitDeadline, c.receiveHeadSeen]
         for (i, l) in longs.enumerated() { PersistenceFormat.put64(l, at: 80 + 8 * i, in: r) }
         PersistenceFormat.sealRecord(r)
     }
@@ -264,7 +283,7 @@ public final class ControlBlockStore {
         c.cwnd = long(4); c.ssthresh = long(5)
         c.sendAcked = long(6); c.sendTailSeen = long(7); c.receiveTail = long(8)
         c.retransmissionDeadline = long(9); c.persistDeadline = long(10); c.keepAliveDeadline = long(11)
-        c.delayedAckDeadline = long(12); c.timeWaitDeadline = long(13)
+        c.delayedAckDeadline = long(12); c.timeWaitDeadline = long(13); c.receiveHeadSeen = long(14)
         return c
     }
 }

@@ -1,5 +1,4 @@
-// TCPServer: TCP connections.
-// The process shell is the shared server runtime; this server's protocol core plugs in there.
+// TCPServer: TCP connections over exposed stream buffers (the protocol is NewsTCP's).
 import NewsServer
 
-ServerRuntime.main(.tcpserver)
+ServerRuntime.main(.tcpserver) { context in try TCPCore(context) }

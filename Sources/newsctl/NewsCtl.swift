@@ -60,7 +60,7 @@ struct NewsCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "newsctl",
         abstract: "Control and inspect a running newsd.",
-        subcommands: [Status.self, Stats.self, Restart.self, Crash.self, Probe.self, Capture.self, PF.self, Stop.self])
+        subcommands: [Status.self, Stats.self, SS.self, Restart.self, Crash.self, Probe.self, Capture.self, PF.self, Stop.self])
 
     /// Usage errors exit with 2 (as the shell's own do), not ArgumentParser's 64.
     static func main() {
@@ -89,6 +89,16 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Counters per server and per channel.")
     @OptionGroup var common: Common
     func run() throws { try common.call(.stats) { Tables.stats($0.stats!) } }
+}
+
+struct SS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ss",
+        abstract: "TCP sockets, like ss -tan (state, queues, addresses); -i adds ss -ti's rtt, cwnd, ssthresh, mss, retransmissions.")
+    @OptionGroup var common: Common
+    @Flag(name: .short, help: "Show TCP internals (rtt/rttvar, rto, cwnd, ssthresh, mss, windows, retransmissions, options).")
+    var info = false
+    func run() throws { try common.call(.sockets) { Tables.sockets($0.sockets ?? [], info: info) } }
 }
 
 struct Restart: ParsableCommand {

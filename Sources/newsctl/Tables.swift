@@ -42,6 +42,23 @@ enum Tables {
         })
     }
 
+    /// `ss -tan`'s columns; with `info`, `ss -ti`'s figures on an indented line under each
+    /// connection.
+    static func sockets(_ list: [TCPSocketReport], info: Bool) -> String {
+        let rows = list.map { [$0.state, String($0.receiveQueue), String($0.sendQueue), $0.local, $0.remote] }
+        let lines = table(["State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"], rows).split(separator: "\n").map(String.init)
+        guard info else { return lines.joined(separator: "\n") }
+        var out = [lines[0]]
+        for (r, line) in zip(list, lines.dropFirst()) {
+            out.append(line)
+            guard r.state != "LISTEN" else { continue }
+            out.append("\t" + (r.options + ["rto:\(fixed(r.rtoMillis, 0))", "rtt:\(fixed(r.rttMillis, 3))/\(fixed(r.rttvarMillis, 3))",
+                                            "mss:\(r.mss)", "rcvmss:\(r.rcvmss)", "cwnd:\(r.cwnd)", "ssthresh:\(r.ssthresh)",
+                                            "snd_wnd:\(r.sendWindow)", "rcv_wnd:\(r.receiveWindow)", "retrans:\(r.retransmissions)"]).joined(separator: " "))
+        }
+        return out.joined(separator: "\n")
+    }
+
     static func stats(_ s: SystemStats) -> String {
         var rows: [[String]] = []
         for server in s.servers {

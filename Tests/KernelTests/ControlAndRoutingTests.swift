@@ -124,15 +124,17 @@ final class SeccompProfileTests: XCTestCase {
                 XCTAssertEqual(rules.first { $0.name == call }?.conditions,
                                [.maskedEquals(argument: 2, mask: 4 /* PROT_EXEC */, value: 0)], "\(kind) \(call)")
             }
-            // Only udpserver checks seals at run time, and of fcntl it may do only that.
-            if kind == .udpserver {
+            // Only the transports check seals at run time (socket regions arrive while they
+            // run), and of fcntl they may do only that.
+            let sealChecker = kind == .udpserver || kind == .tcpserver
+            if sealChecker {
                 XCTAssertEqual(rules.first { $0.name == "fcntl" }?.conditions, [.equals(argument: 1, value: 1034 /* F_GET_SEALS */)])
             } else {
                 XCTAssertFalse(names.contains("fcntl"), "\(kind)")
             }
             // Every other rule is unconditional, so these are the only conditional ones.
             XCTAssertEqual(rules.filter { !$0.conditions.isEmpty }.map(\.name).sorted(),
-                           (kind == .udpserver ? ["fcntl"] : []) + ["mmap", "mprotect", "tgkill"], "\(kind)")
+                           (sealChecker ? ["fcntl"] : []) + ["mmap", "mprotect", "tgkill"], "\(kind)")
         }
     }
 }

@@ -132,7 +132,7 @@ final class ConfigTests: XCTestCase {
                               "window_s", "stable_s", "startup_timeout_ms", "backend", "cable", "cable_side", "tap", "netns", "mac",
                               "in_loss", "in_duplicate", "in_reorder", "in_delay_us",
                               "out_loss", "out_duplicate", "out_reorder", "out_delay_us",
-                              "address", "gateway", "mtu", "rules", "apps_per_uid", "sockets_per_uid", "apps", "sockets"])
+                              "address", "gateway", "mtu", "congestion", "time_wait_s", "delayed_ack_ms", "rules", "apps_per_uid", "sockets_per_uid", "apps", "sockets"])
         XCTAssertTrue(lines.contains("[heartbeat]") && lines.contains("[restart]") && lines.contains("[cores]")
                       && lines.contains("[users]"))
         XCTAssertTrue(lines.contains("[nic]") && lines.contains("[ip]"))

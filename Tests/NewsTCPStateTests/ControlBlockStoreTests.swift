@@ -29,7 +29,7 @@ final class ControlBlockStoreTests: XCTestCase {
         c.timestampOffset = w | 0x0A; c.tsRecent = w | 0x0B
         c.tsRecentTime = k | 0x11; c.srtt = k | 0x12; c.rttvar = k | 0x13; c.rto = k | 0x14
         c.cwnd = k | 0x15; c.ssthresh = k | 0x16
-        c.sendAcked = k | 0x17; c.sendTailSeen = k | 0x18; c.receiveTail = k | 0x19
+        c.sendAcked = k | 0x17; c.sendTailSeen = k | 0x18; c.receiveTail = k | 0x19; c.receiveHeadSeen = k | 0x1F
         c.retransmissionDeadline = k | 0x1A; c.persistDeadline = k | 0x1B; c.keepAliveDeadline = k | 0x1C
         c.delayedAckDeadline = k | 0x1D; c.timeWaitDeadline = k | 0x1E
         c.retransmissions = UInt16(socket + 3)
@@ -225,7 +225,8 @@ final class ControlBlockStoreTests: XCTestCase {
         XCTAssertEqual(PersistenceFormat.get16(at: 20, in: r), 40005)
         XCTAssertEqual(PersistenceFormat.get32(at: 32, in: r), record(5).iss.rawValue)
         XCTAssertEqual(PersistenceFormat.get64(at: 184, in: r), record(5).timeWaitDeadline)
-        XCTAssertTrue(r[192..<252].allSatisfy { $0 == 0 })
+        XCTAssertEqual(PersistenceFormat.get64(at: 192, in: r), record(5).receiveHeadSeen)
+        XCTAssertTrue(r[200..<252].allSatisfy { $0 == 0 })
         XCTAssertTrue(PersistenceFormat.recordIsIntact(r))
     }
 }

@@ -1,0 +1,302 @@
+import Logging
+import NewsConfig
+import NewsIPC
+import NewsServer
+import NewsSystem
+import NewsTCP
+import NewsTCPState
+import NewsWire
+
+/// tcpserver: the process shell around NewsTCP. It owns the sockets newsd hands it (stream
+/// regions, docs/TCP-SOCKETS.md), demultiplexes segments from ipserver to connections
+/// (NewsTCPState's ConnectionTable), copies payloads between frames and the socket areas,
+/// and runs each connection's timers. Every protocol decision is NewsTCP's.
+final class TCPCore: ServerCore {
+    let ip: Int
+    let address: IPv4Address
+    let control: Int32
+    let log: Logger
+    let counters: NamedCounters
+    let base: TCPConfiguration
+    var table: ConnectionTable
+    let isn: InitialSequenceNumbers
+    let cookies: SYNCookies
+    let store: ControlBlockStore?
+    var sockets: [UInt32: TCPSocketState] = [:]
+    var kicks: [Int32: UInt32] = [:]
+    var listeners: [UInt32: TCPListener] = [:]
+    /// Connections in SYN-RECEIVED, which have no region yet: by 4-tuple, with their listener.
+    var halfOpen: [FourTuple: (listener: UInt32, connection: TCPConnection)] = [:]
+    /// Spare regions newsd gave each listener for its next connections.
+    var spares: [UInt32: [UInt32]] = [:]
+    /// Accept notices waiting for room in their listener's control ring.
+    var notices: [UInt32: [Message]] = [:]
+    /// Control blocks found after a restart: their connections are reset when newsd hands
+    /// their sockets over again (or after the grace period); listeners listen again.
+    var restored: [UInt32: ControlBlockRecord] = [:]
+    let restoredUntil: UInt64
+    static let restoreGrace: UInt64 = 5_000_000_000
+    /// Connections with something to do on the next pass (an arrival, an application move).
+    var dirty: Set<UInt32> = []
+    var nextWake: UInt64?
+    var scratch: [OutgoingSegment] = []
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.datagramSlot, alignment: 64)
+    let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.datagramSlot, alignment: 64)
+
+    init(_ context: ServerContext) throws {
+        guard let ip = context.ports.index(of: "tcp-ip") else { throw LaunchArguments.Invalid(description: "tcpserver needs tcp-ip") }
+        self.ip = ip
+        let p = context.args.params
+        do { address = try IPv4Interface.parse(p["ip.address"] ?? "").address } catch {
+            throw LaunchArguments.Invalid(description: "tcpserver: bad ip.address \(error)")
+        }
+        var c = TCPConfiguration()
+        if let m = p["ip.mtu"] {
+            guard let v = Int(m), (576...9000).contains(v) else { throw LaunchArguments.Invalid(description: "tcpserver: bad ip.mtu \(m)") }
+            c.mtu = v
+        }
+        if let a = p["tcp.congestion"] {
+            guard let alg = CongestionAlgorithm(configName: a) else { throw LaunchArguments.Invalid(description: "tcpserver: bad tcp.congestion \(a)") }
+            c.congestion.algorithm = alg
+        }
+        if let t = p["tcp.time_wait_s"] {
+            guard let v = UInt64(t), (1...240).contains(v) else { throw LaunchArguments.Invalid(description: "tcpserver: bad tcp.time_wait_s \(t)") }
+            c.timeWait = v * 1_000_000_000
+        }
+        if let t = p["tcp.delayed_ack_ms"] {
+            guard let v = UInt64(t), (1...500).contains(v) else { throw LaunchArguments.Invalid(description: "tcpserver: bad tcp.delayed_ack_ms \(t)") }
+            c.delayedAck = v * 1_000_000
+        }
+        base = c
+        control = context.args.deviceFD
+        log = context.log
+        counters = NamedCounters(context)
+        // The keyed-hash secret (RFC 6528) lives in the state region, so a restarted server
+        // keeps choosing ISNs from the same function: a new incarnation of a 4-tuple still
+        // gets an ISN beyond the old one's.
+        let secret = StateSecret.load(context.state, fresh: !context.isRestart)
+        isn = InitialSequenceNumbers(secret: secret.isn)
+        cookies = SYNCookies(secret: secret.cookies)
+        table = ConnectionTable(secret: secret.ports)
+        store = context.state.flatMap { ControlBlockStore(region: StateSecret.blockRegion($0)) }
+        restoredUntil = Clock.nanos() &+ Self.restoreGrace
+        if let store {
+            if context.isRestart {
+                let r = store.restore()
+                restored = r.records
+                if r.damaged > 0 { counters.bump("control_blocks_damaged", UInt64(r.damaged)) }
+                log.info("restart: \(r.records.count) control blocks in the state region")
+            } else {
+                store.reset()
+            }
+        }
+    }
+
+    var descriptors: [Int32] { control >= 0 ? [control] : [] }
+    var sleepDescriptors: [Int32] { Array(kicks.keys) }
+    var wakeAt: UInt64? { nextWake }
+
+    var pendingInput: Bool {
+        !dirty.isEmpty || sockets.values.contains { $0.control.hasInput || $0.stream.appMoved }
+    }
+
+    func willSleep() { for s in sockets.values { s.header.armKick() } }
+    func didWake() { for s in sockets.values { s.header.disarmKick() } }
+
+    // MARK: - Sockets from newsd
+
+    func descriptorReady(_ fd: Int32, ports: Ports) -> Bool {
+        if fd != control {
+            if let id = kicks[fd] {
+                counters.bump("socket_kicks", UInt64(UnixSocket.drainKicks(fd)))
+                dirty.insert(id)
+            }
+            return false
+        }
+        var worked = false
+        while let msg = try? UnixSocket.receive(control, max: 256, maxFDs: 2) {
+            worked = true
+            let words = String(decoding: msg.bytes, as: UTF8.self).split(separator: " ")
+            if words.count == 3, words[0] == "open", let id = UInt32(words[1]), let uid = UInt32(words[2]), msg.fds.count == 2 {
+                adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1], spareOf: nil, ports: ports)
+            } else if words.count == 4, words[0] == "spare", let l = UInt32(words[1]), let id = UInt32(words[2]),
+                      let uid = UInt32(words[3]), msg.fds.count == 2 {
+                adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1], spareOf: l, ports: ports)
+            } else if words.count == 2, words[0] == "close", let id = UInt32(words[1]), msg.fds.isEmpty {
+                applicationClosed(id, ports: ports)
+            } else {
+                msg.fds.forEach(FD.close)
+                counters.bump("control_malformed")
+            }
+        }
+        return worked
+    }
+
+    func adopt(id: UInt32, uid: UInt32, region: Int32, kick: Int32, spareOf listener: UInt32?, ports: Ports) {
+        guard id != 0, sockets[id] == nil else {
+            FD.close(region); FD.close(kick)
+            if id == 0 { counters.bump("control_malformed") }
+            return
+        }
+        let s: TCPSocketState
+        do { s = try TCPSocketState(id: id, uid: uid, fd: region, kick: kick) } catch {
+            FD.close(region); FD.close(kick)
+            log.warning("socket \(id): \(error)")
+            counters.bump("socket_region_invalid")
+            return
+        }
+        sockets[id] = s
+        kicks[kick] = id
+        counters.bump("sockets_opened")
+        if let listener {
+            s.role = .spare(of: listener)
+            spares[listener, default: []].append(id)
+        }
+        if let r = restored.removeValue(forKey: id) { readopt(s, r, ports: ports) }
+    }
+
+    /// A socket we held before a restart. A listener listens again on its port; a
+    /// connection cannot continue (its sequence state was not kept exactly), so the
+    /// application hears ECONNRESET and the peer gets a RST.
+    func readopt(_ s: TCPSocketState, _ r: ControlBlockRecord, ports: Ports) {
+        guard r.uid == s.uid else { store?.remove(socket: s.id); counters.bump("control_blocks_refused"); return }
+        switch r.state {
+        case .listen:
+            if case .success = table.bind(socket: s.id, address: r.tuple.localAddress, port: r.tuple.localPort, reuseAddress: true, uid: s.uid),
+               case .success = table.listen(socket: s.id) {
+                s.role = .listening
+                listeners[s.id] = makeListener(backlog: Int(r.rcvWnd))
+                counters.bump("listeners_readopted")
+            } else {
+                s.stream.setReset(errno: Errno.addressInUse)
+                store?.remove(socket: s.id)
+            }
+        default:
+            // RFC 9293 3.10.5-style abort: <SEQ=SND.NXT><CTL=RST>. If SND.NXT moved since
+            // the record was written, the peer's challenge ACK comes back to a 4-tuple we
+            // do not know, and that is answered with a RST at exactly its ACK number.
+            let rst = OutgoingSegment(sequence: r.sndNxt, acknowledgment: SequenceNumber(0), flags: .rst, window: 0)
+            output(rst, tuple: r.tuple, from: nil, ports: ports)
+            s.stream.setReset(errno: 104)
+            store?.remove(socket: s.id)
+            counters.bump("connections_reset_by_restart")
+        }
+    }
+
+    func makeListener(backlog: Int) -> TCPListener {
+        TCPListener(backlog: max(1, min(backlog, TCPListener.maximumBacklog)), halfOpenLimit: 256, configuration: base, isn: isn, cookies: cookies)
+    }
+
+    /// newsd's `close`: the application let go of the socket.
+    func applicationClosed(_ id: UInt32, ports: Ports) {
+        restored[id] = nil
+        guard let s = sockets[id] else { return }
+        switch s.role {
+        case .connection:
+            guard var c = s.connection else { release(s); return }
+            // What the application wrote and read up to its close counts: take its indices
+            // a last time (a violation now only means it is reset, which it asked for).
+            let violated = s.takeBuffers().isFailure
+            s.applicationClosed = true
+            // Linux: closing a socket with unread data, or with SO_LINGER 0, aborts it.
+            let unread = violated || s.stream.state.receiveTail > s.stream.state.receiveHead
+            if unread || s.linger == 0 || !c.isSynchronized && c.state != .synReceived {
+                c.abort()
+                counters.bump(unread ? "closed_with_unread_data" : "closed_by_abort")
+            } else {
+                c.applicationClosed(at: Clock.nanos())
+            }
+            if case .spare = s.role {} else if let l = s.acceptedBy {
+                // Never accepted: it leaves its listener's queue.
+                listeners[l]?.connectionAccepted()
+                s.acceptedBy = nil
+            }
+            s.connection = c
+            pump(s, at: Clock.nanos(), ports: ports)
+        case .listening:
+            listeners[id] = nil
+            notices[id] = nil
+            for (t, h) in halfOpen where h.listener == id { halfOpen[t] = nil }
+            release(s)
+        case .spare(let l):
+            spares[l]?.removeAll { $0 == id }
+            release(s)
+        case .fresh, .bound:
+            release(s)
+        }
+    }
+
+    /// Forgets a socket for good.
+    func release(_ s: TCPSocketState) {
+        table.remove(socket: s.id)
+        store?.remove(socket: s.id)
+        sockets[s.id] = nil
+        kicks[s.kick] = nil
+        dirty.remove(s.id)
+        s.header.set(state: .closed)
+        s.release()
+        counters.bump("sockets_closed")
+    }
+
+    // MARK: - The loop's pass
+
+    func tick(now: UInt64, ports: Ports) -> Bool {
+        if !restored.isEmpty, now > restoredUntil {
+            for id in restored.keys { store?.remove(socket: id) }
+            counters.bump("control_blocks_expired", UInt64(restored.count))
+            restored = [:]
+        }
+        var worked = false
+        for s in Array(sockets.values) {
+            if serveControl(s, ports: ports) { worked = true }
+        }
+        for l in Array(notices.keys) { flushNotices(l) }
+        var wake: UInt64?
+        for s in Array(sockets.values) where s.connection != nil {
+            let due = s.connection!.nextDeadline.map { $0 <= now } ?? false
+            if due || dirty.contains(s.id) || s.stream.appMoved {
+                pump(s, at: now, ports: ports)
+                worked = true
+            }
+            if let d = sockets[s.id]?.connection?.nextDeadline { wake = min(wake ?? d, d) }
+        }
+        dirty.removeAll()
+        // Half-open connections retransmit their SYN-ACKs and time out on their own.
+        for (t, h) in halfOpen {
+            var c = h.connection
+            if let d = c.nextDeadline, d <= now {
+                transmit(&c, tuple: t, socket: nil, buffers: StreamBuffers(receiveCapacity: StreamLayout.defaultReceiveSize), at: now, ports: ports)
+                worked = true
+            }
+            if c.state == .closed {
+                halfOpen[t] = nil
+                listeners[h.listener]?.halfOpenEnded()
+            } else {
+                halfOpen[t] = (h.listener, c)
+                if let d = c.nextDeadline { wake = min(wake ?? d, d) }
+            }
+        }
+        // Nothing tells us when an application takes notices off a full ring: look again soon.
+        if !notices.isEmpty { wake = min(wake ?? (now &+ 1_000_000), now &+ 1_000_000) }
+        nextWake = wake
+        return worked
+    }
+}
+
+extension CongestionAlgorithm {
+    init?(configName: String) {
+        switch configName {
+        case "cubic": self = .cubic
+        case "newreno": self = .newReno
+        default: return nil
+        }
+    }
+}
+
+extension TCPSocketState {
+    var header: SocketHeader { stream.header }
+}
+
+extension Result {
+    var isFailure: Bool { if case .failure = self { return true } else { return false } }
+}

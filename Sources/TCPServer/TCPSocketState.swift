@@ -1,0 +1,98 @@
+import NewsIPC
+import NewsServer
+import NewsSystem
+import NewsTCP
+import NewsTCPState
+
+/// tcpserver's view of one socket region newsd handed it: the mapping, the stack's end of
+/// the stream indices (with the validated truth kept here, not in the region), the control
+/// channel, our end of the application's kick, the owner, and what the socket is now.
+final class TCPSocketState {
+    enum Role {
+        /// Made by `tcp`, not bound, listening or connected yet.
+        case fresh
+        case bound
+        case listening
+        /// A region newsd made ready for the next connection listener `of` accepts.
+        case spare(of: UInt32)
+        case connection
+    }
+
+    let id: UInt32
+    let uid: UInt32
+    let region: SharedRegion
+    var stream: StreamStackEnd
+    let control: ShmChannel
+    let kick: Int32
+    var role: Role = .fresh
+    var connection: TCPConnection?
+    var tuple: FourTuple?
+    /// Socket options that outlive a connection attempt (applied to each connection).
+    var noDelay = false
+    var keepAlive = false
+    var keepIdle: UInt64?
+    var keepInterval: UInt64?
+    var keepCount: Int?
+    /// SO_LINGER: nil off, 0 abort on close.
+    var linger: UInt64?
+    var reuseAddress = false
+    /// newsd said `close`: the application is gone from this socket. What it wrote still
+    /// goes out (its send side ends where it was); the region is ours until the connection ends.
+    var applicationClosed = false
+    /// The listener this connection came from, until the application accepts it.
+    var acceptedBy: UInt32?
+    var lastState: TCPState?
+    var lastSaved: UInt64 = 0
+
+    init(id: UInt32, uid: UInt32, fd: Int32, kick: Int32) throws {
+        let size = try SharedRegion.sealedSize(of: fd)
+        guard size >= StreamLayout.regionSize(send: StreamLayout.minAreaSize, receive: StreamLayout.minAreaSize),
+              size <= StreamLayout.regionSize(send: StreamLayout.maxAreaSize, receive: StreamLayout.maxAreaSize) else {
+            throw LaunchArguments.Invalid(description: "socket \(id): region of \(size) bytes")
+        }
+        region = try SharedRegion(fd: fd, size: size, name: "socket \(id)")
+        do {
+            stream = try StreamStackEnd(base: region.base, mappedSize: region.size, id: id)
+            control = try stream.controlChannel(name: "socket-\(id)")
+        } catch {
+            region.unmap()
+            throw LaunchArguments.Invalid(description: "socket \(id): \(error)")
+        }
+        self.id = id
+        self.uid = uid
+        self.kick = kick
+    }
+
+    /// What the connection is told about the application's side, read once and validated.
+    /// Nil when the application broke the stream's rules (it then loses the connection).
+    func takeBuffers() -> Result<StreamBuffers, Violation> {
+        if !applicationClosed {
+            if case .violation(let v) = stream.takeSendTail() { return .failure(Violation(v)) }
+            if case .violation(let v) = stream.takeReceiveHead() { return .failure(Violation(v)) }
+        }
+        let st = stream.state
+        return .success(StreamBuffers(sendTail: st.sendTail, sendShutdown: applicationClosed || st.finalSendTail != nil,
+                                      receiveHead: applicationClosed ? st.receiveTail : st.receiveHead,
+                                      receiveCapacity: stream.geometry.receiveSize))
+    }
+
+    struct Violation: Error, CustomStringConvertible {
+        let what: StreamViolation
+        init(_ what: StreamViolation) { self.what = what }
+        var description: String { what.description }
+    }
+
+    func configure(_ c: inout TCPConfiguration) {
+        c.noDelay = noDelay
+        c.keepAlive = keepAlive
+        if let v = keepIdle { c.keepAliveIdle = v }
+        if let v = keepInterval { c.keepAliveInterval = v }
+        if let v = keepCount { c.keepAliveProbes = v }
+    }
+
+    func release() {
+        region.unmap()
+        region.closeDescriptor()
+        FD.close(kick)
+    }
+}

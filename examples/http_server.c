@@ -1,0 +1,228 @@
+/* A static-file HTTP/1.1 server on NEWS sockets: one thread, one event loop over
+ * news_poll_events (the "event-driven server" of the NEWS talk), non-blocking sockets,
+ * keep-alive and pipelining, GET and HEAD.
+ *
+ *   http_server APP_SOCKET PORT DOCROOT
+ *
+ * Prints "listening PORT" once it accepts connections. Files are served with pread into
+ * the socket: a request's file is read in 64 KiB pieces as the send area takes them.
+ * Answers: 200, 400 (malformed), 404, 405 (not GET/HEAD), 414 (request line too long),
+ * 505 (not HTTP/1.x). At most MAX_CONNS connections at once; more wait in the backlog. */
+#define _GNU_SOURCE  /* memmem */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "news.h"
+
+#define MAX_CONNS 60
+#define IN_SIZE 8192
+#define CHUNK 65536
+
+struct conn {
+    int sock;                  /* -1: free */
+    char in[IN_SIZE];
+    size_t inlen;
+    char head[512];            /* the response header being sent */
+    size_t headlen, headoff;
+    int file;                  /* -1: no body to send */
+    off_t off, end;
+    int close_after;
+    unsigned long served;
+};
+
+static struct conn conns[MAX_CONNS];
+static int docroot;            /* a directory descriptor: files are opened below it only */
+static char chunk[CHUNK];
+static unsigned long requests, errors_sent;
+
+static void conn_close(struct conn *c) {
+    if (c->file >= 0) close(c->file);
+    news_close(c->sock);
+    c->sock = -1;
+    c->file = -1;
+}
+
+static const char *content_type(const char *path) {
+    const char *dot = strrchr(path, '.');
+    if (!dot) return "application/octet-stream";
+    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm")) return "text/html";
+    if (!strcmp(dot, ".txt")) return "text/plain";
+    if (!strcmp(dot, ".css")) return "text/css";
+    if (!strcmp(dot, ".js")) return "application/javascript";
+    if (!strcmp(dot, ".json")) return "application/json";
+    if (!strcmp(dot, ".png")) return "image/png";
+    return "application/octet-stream";
+}
+
+static void respond_error(struct conn *c, int code, const char *reason) {
+    char body[128];
+    int n = snprintf(body, sizeof body, "%d %s\n", code, reason);
+    c->headlen = (size_t)snprintf(c->head, sizeof c->head,
+                                  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s",
+                                  code, reason, n, c->close_after ? "Connection: close\r\n" : "", body);
+    c->headoff = 0;
+    c->file = -1;
+    errors_sent++;
+}
+
+/* Parses one request from c->in if a whole header is there; returns 1 if a response is now
+ * queued, 0 if more input is needed, -1 if the connection must close without a response. */
+static int parse_request(struct conn *c) {
+    char *end = memmem(c->in, c->inlen, "\r\n\r\n", 4);
+    if (!end) {
+        if (c->inlen == IN_SIZE) { c->close_after = 1; respond_error(c, 414, "URI Too Long"); c->inlen = 0; return 1; }
+        return 0;
+    }
+    size_t used = (size_t)(end - c->in) + 4;
+    *end = '\0';
+    char method[16], target[1024], version[16];
+    int ok = sscanf(c->in, "%15s %1023s %15s", method, target, version) == 3;
+    int http10 = ok && !strcmp(version, "HTTP/1.0");
+    c->close_after = http10;
+    /* Headers that matter here: Connection. */
+    for (char *line = strstr(c->in, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
+        char *h = line + 2;
+        if (!strncasecmp(h, "Connection:", 11)) {
+            char *v = h + 11;
+            while (*v == ' ') v++;
+            if (!strncasecmp(v, "close", 5)) c->close_after = 1;
+            else if (!strncasecmp(v, "keep-alive", 10)) c->close_after = 0;
+        }
+    }
+    memmove(c->in, c->in + used, c->inlen - used);
+    c->inlen -= used;
+    if (!ok) { c->close_after = 1; respond_error(c, 400, "Bad Request"); return 1; }
+    if (strncmp(version, "HTTP/1.", 7)) { c->close_after = 1; respond_error(c, 505, "HTTP Version Not Supported"); return 1; }
+    int head = !strcmp(method, "HEAD");
+    if (!head && strcmp(method, "GET")) { respond_error(c, 405, "Method Not Allowed"); return 1; }
+    char *q = strchr(target, '?');
+    if (q) *q = '\0';
+    if (target[0] != '/' || strstr(target, "..")) { respond_error(c, 400, "Bad Request"); return 1; }
+    const char *rel = target[1] ? target + 1 : "index.html";
+    int fd = openat(docroot, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) close(fd);
+        respond_error(c, 404, "Not Found");
+        return 1;
+    }
+    c->headlen = (size_t)snprintf(c->head, sizeof c->head,
+                                  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\n%s\r\n",
+                                  content_type(rel), (long long)st.st_size,
+                                  c->close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n");
+    c->headoff = 0;
+    if (head || st.st_size == 0) { close(fd); c->file = -1; }
+    else { c->file = fd; c->off = 0; c->end = st.st_size; }
+    return 1;
+}
+
+static int sending(const struct conn *c) { return c->headoff < c->headlen || c->file >= 0; }
+
+/* Sends what the socket takes now; returns -1 when the connection is done with. */
+static int send_some(struct conn *c) {
+    while (c->headoff < c->headlen) {
+        ssize_t n = news_send(c->sock, c->head + c->headoff, c->headlen - c->headoff, MSG_DONTWAIT);
+        if (n < 0) return errno == EAGAIN ? 0 : -1;
+        c->headoff += (size_t)n;
+    }
+    while (c->file >= 0) {
+        size_t want = (size_t)(c->end - c->off) < CHUNK ? (size_t)(c->end - c->off) : CHUNK;
+        /* A short send leaves the rest to be read again from the file when there is room. */
+        ssize_t got = pread(c->file, chunk, want, c->off);
+        if (got <= 0) return -1;
+        ssize_t n = news_send(c->sock, chunk, (size_t)got, MSG_DONTWAIT);
+        if (n < 0) return errno == EAGAIN ? 0 : -1;
+        c->off += n;
+        if (c->off == c->end) { close(c->file); c->file = -1; }
+        if (n < got) return 0;
+    }
+    /* The response is out. */
+    requests++;
+    c->served++;
+    if (c->close_after) return -1;
+    c->headlen = c->headoff = 0;
+    return 0;
+}
+
+static void serve(struct conn *c, short revents) {
+    if (revents & NEWS_POLLIN && !sending(c)) {
+        for (;;) {
+            ssize_t n = news_recv(c->sock, c->in + c->inlen, IN_SIZE - c->inlen, MSG_DONTWAIT);
+            if (n == 0) { if (!sending(c)) { conn_close(c); return; } break; }
+            if (n < 0) { if (errno == EAGAIN) break; conn_close(c); return; }
+            c->inlen += (size_t)n;
+            if (c->inlen == IN_SIZE) break;
+        }
+    }
+    /* Pipelined requests are answered one after another. */
+    while (c->sock >= 0) {
+        if (!sending(c)) {
+            int r = parse_request(c);
+            if (r == 0) return;
+            if (r < 0) { conn_close(c); return; }
+        }
+        if (send_some(c) < 0) { conn_close(c); return; }
+        if (sending(c)) return;  /* wait for room */
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) { fprintf(stderr, "usage: %s APP_SOCKET PORT DOCROOT\n", argv[0]); return 2; }
+    signal(SIGPIPE, SIG_IGN);
+    docroot = open(argv[3], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (docroot < 0) { perror(argv[3]); return 1; }
+    if (news_init(argv[1]) < 0) { perror("news_init"); return 1; }
+    int ls = news_tcp_socket();
+    if (ls < 0) { perror("news_tcp_socket"); return 1; }
+    news_setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (news_bind(ls, 0, (uint16_t)atoi(argv[2])) < 0) { perror("news_bind"); return 1; }
+    if (news_listen(ls, 128) < 0) { perror("news_listen"); return 1; }
+    news_set_nonblocking(ls, 1);
+    for (int i = 0; i < MAX_CONNS; i++) { conns[i].sock = -1; conns[i].file = -1; }
+    printf("listening %s\n", argv[2]);
+    fflush(stdout);
+    news_pollfd_t fds[MAX_CONNS + 1];
+    struct conn *of[MAX_CONNS + 1];
+    for (;;) {
+        int n = 0, live = 0;
+        for (int i = 0; i < MAX_CONNS; i++) if (conns[i].sock >= 0) live++;
+        if (live < MAX_CONNS) { fds[n].sock = ls; fds[n].events = NEWS_POLLIN; fds[n].revents = 0; of[n++] = NULL; }
+        for (int i = 0; i < MAX_CONNS; i++) {
+            struct conn *c = &conns[i];
+            if (c->sock < 0) continue;
+            fds[n].sock = c->sock;
+            fds[n].events = sending(c) ? NEWS_POLLOUT : NEWS_POLLIN;
+            fds[n].revents = 0;
+            of[n++] = c;
+        }
+        int r = news_poll_events(fds, n, 1000);
+        if (r < 0) { if (errno == EINTR) continue; perror("news_poll_events"); return 1; }
+        for (int i = 0; i < n; i++) {
+            if (!fds[i].revents) continue;
+            if (!of[i]) {
+                for (;;) {
+                    struct conn *c = NULL;
+                    for (int k = 0; k < MAX_CONNS; k++) if (conns[k].sock < 0) { c = &conns[k]; break; }
+                    if (!c) break;
+                    int s = news_accept(ls, NULL, NULL);
+                    if (s < 0) break;
+                    news_set_nonblocking(s, 1);
+                    news_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, 1);
+                    c->sock = s; c->inlen = 0; c->headlen = c->headoff = 0; c->file = -1; c->close_after = 0; c->served = 0;
+                }
+            } else if (of[i]->sock >= 0) {
+                serve(of[i], fds[i].revents);
+            }
+        }
+    }
+}
