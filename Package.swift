@@ -91,5 +91,7 @@ let package = Package(
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
+        // libnews against newsd's real broker, with the test playing tcpserver.
+        .testTarget(name: "libnewsTests", dependencies: ["libnews", "Kernel", "NewsConfig", "NewsIPC", "NewsSystem", "CNewsLinux"]),
     ]
 )

@@ -461,13 +461,11 @@ final class AppBroker {
     /// followed by its close.
     func resendAll(_ t: Transport = .udp) {
         guard let box = outboxes[t] else { return }
-        for s in sockets.values.sorted(by: { $0.id < $1.id }) where s.transport == t && !box.holdsOpen(of: s.id) {
-            if case .spare(let listener) = s.role {
-                enqueue(.spare(listener: listener, id: s.id), t)
-            } else {
-                enqueue(.open(s.id), t)
-            }
-        }
+        let live = sockets.values.filter { $0.transport == t && !box.holdsOpen(of: $0.id) }.sorted { $0.id < $1.id }
+        // Every application socket first, so that each spare's listener is known when its
+        // spare arrives (ids wrap, so id order alone would not say that).
+        for s in live where s.role == .udp || s.role == .tcp { enqueue(.open(s.id), t) }
+        for s in live { if case .spare(let listener) = s.role { enqueue(.spare(listener: listener, id: s.id), t) } }
         flush(t)
     }
 

@@ -114,7 +114,7 @@ final class Supervisor {
         switch kind {
         case .ipserver:
             ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
-        case .udpserver, .tcpserver:
+        case .udpserver:
             ["ip.address": config.ip.address]
         case .tcpserver:
             ["ip.address": config.ip.address, "ip.mtu": String(config.ip.mtu), "tcp.congestion": config.tcp.congestion,

@@ -67,8 +67,11 @@ public enum NewsPoll {
         return entries.map(state)
     }
 
+    /// A closed socket is always ready (poll's POLLNVAL): its call then says EBADF, and its
+    /// unmapped region is never touched, not even to sleep on.
     private static func state(_ e: Entry) -> Events {
         var r: Events = []
+        if isClosed(e.socket) { return e.events.union(.readable) }
         switch e.socket {
         case .udp(let u):
             if e.events.contains(.readable) && u.readable { r.insert(.readable) }
@@ -78,6 +81,13 @@ public enum NewsPoll {
             if e.events.contains(.writable) && t.writable { r.insert(.writable) }
         }
         return r
+    }
+
+    private static func isClosed(_ s: PollSocket) -> Bool {
+        switch s {
+        case .udp(let u): u.isClosed
+        case .tcp(let t): t.isClosed
+        }
     }
 
     private static func bell(_ e: Entry) -> Doorbell {

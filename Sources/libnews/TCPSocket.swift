@@ -546,7 +546,7 @@ public final class TCPSocket {
                 if peek {
                     // A peek returns what is there, unless waitAll asks for the whole buffer and
                     // more may come.
-                    if !waitAll || readable >= want || !end.stackFlags.isDisjoint(with: [.peerFinished, .reset]) || readShutDown {
+                    if !waitAll || readable >= min(want, end.geometry.receiveSize / 2) || !end.stackFlags.isDisjoint(with: [.peerFinished, .reset]) || readShutDown {
                         do { return try end.peek(into: buffer) } catch { throw Self.socketError(error) }
                     }
                 } else {
@@ -566,9 +566,11 @@ public final class TCPSocket {
                 if end.stackFlags.contains(.peerFinished) || readShutDown { return done }
                 if !mayBlock { if done > 0 { return done }; throw .again }
             }
-            // Wait for what we miss: one byte, or (waitAll) the rest of the buffer.
-            let missing = peek ? buffer.count - readable : buffer.count - done
-            let lowWater = waitAll ? min(max(1, missing + (peek ? readable : 0)), end.geometry.receiveSize) : 1
+            // Wait for one byte, or (waitAll) for the rest of the buffer, but never for more
+            // than half the area: a stack cannot always fill the area to its last byte (whole
+            // segments, silly-window avoidance), and what is read frees room for more.
+            let missing = peek ? buffer.count : buffer.count - done
+            let lowWater = waitAll ? max(1, min(missing, end.geometry.receiveSize / 2)) : 1
             if lowWater != 1 { end.setReceiveLowWater(lowWater) }
             end.beginWaiting(.readerWaits)
             let bell = end.bell
@@ -639,11 +641,12 @@ public final class TCPSocket {
 
     // MARK: - State
 
-    /// TCP_INFO.
+    /// TCP_INFO (all zero once closed).
     public var info: Info {
+        guard !closed else { return Info(state: 0, stack: StreamInfo(), unacknowledgedBytes: 0, unreadBytes: 0) }
         let unacknowledged = (try? end.sendSpace()).map { end.geometry.sendSize - $0 } ?? 0
         return Info(state: end.tcpState, stack: end.info, unacknowledgedBytes: unacknowledged,
-                    unreadBytes: closed ? 0 : (try? end.readable()) ?? 0)
+                    unreadBytes: (try? end.readable()) ?? 0)
     }
 
     private func checkOpen() throws(SocketError) {
@@ -687,7 +690,10 @@ public final class TCPSocket {
         refreshPhase()
         switch phase {
         case .fresh: return false
-        case .listening: return !announced.isEmpty || channel.hasInput || end.stackFlags.contains(.reset) || readShutDown
+        case .listening:
+            // Garbage on the up ring is dropped here, so it cannot keep a poll awake.
+            takeAnnouncements()
+            return !announced.isEmpty || end.stackFlags.contains(.reset) || readShutDown
         case .connecting: return false
         case .connected, .failed:
             guard let n = try? end.readable() else { return true }  // the call reports the corruption
@@ -710,6 +716,8 @@ public final class TCPSocket {
     }
 
     var bell: Doorbell { end.bell }
+    /// Closed: the region is unmapped, so nothing of it may be touched.
+    var isClosed: Bool { closed }
 
     /// Before NewsPoll sleeps: the stack rings for data (readers), acknowledgements
     /// (writers); connection changes and announcements ring anyway.

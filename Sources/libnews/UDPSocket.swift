@@ -171,4 +171,6 @@ public final class UDPSocket {
 
     /// The wake word this socket's application sleeps on (for `NewsPoll`).
     var bell: Doorbell { header.appBell }
+    /// Closed: the region is unmapped, so nothing of it may be touched.
+    var isClosed: Bool { closed }
 }

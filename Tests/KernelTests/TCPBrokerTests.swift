@@ -320,13 +320,18 @@ final class TCPBrokerTests: XCTestCase {
         let u = try opened(ask(broker, app, "udp"))
         [plain, listener, u].forEach { FD.close($0.region) }
         XCTAssertEqual(ask(broker, app, "listen \(listener.id) 2").map(\.line), ["ok"])
+        let first = try XCTUnwrap(broker.listeners[listener.id]?.first)
+        let accepted = try opened(ask(broker, app, "accept \(listener.id) \(first)"))
+        FD.close(accepted.region)
         let spares = try XCTUnwrap(broker.listeners[listener.id])
+        XCTAssertEqual(spares.count, 2)
         closeAll(handOffs(tcp.server))
         closeAll(handOffs(udp.server))
 
+        // Application sockets (an accepted one is one now) come first, then the spares.
         broker.resendAll(.tcp)
         let again = handOffs(tcp.server)
-        XCTAssertEqual(again.map(\.line), ["open \(plain.id) \(getuid())", "open \(listener.id) \(getuid())"]
+        XCTAssertEqual(again.map(\.line), [plain.id, listener.id, accepted.id].map { "open \($0) \(getuid())" }
                        + spares.map { "spare \(listener.id) \($0) \(getuid())" })
         XCTAssertTrue(again.allSatisfy { $0.fds.count == 2 })
         closeAll(again)
