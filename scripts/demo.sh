@@ -2,7 +2,8 @@
 # The NEWS demo: newsd with its six servers on a TAP link into a network namespace made
 # here (Linux side 198.18.0.1, NEWS 198.18.0.2), the newsecho app on NEWS sockets, and the
 # Linux stack as the client: ping, a UDP echo stream while servers are crashed, the packet
-# filter, a capture, the counters. Everything it makes is removed on exit.
+# filter, a capture, an HTTP server on NEWS TCP sockets fetched by curl, the TCP sockets,
+# the counters. Everything it makes is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ inns() { ip netns exec "$ns" "$@"; }
 cleanup() {
     set +e  # a child killed here exits non-zero; cleanup must still finish
     [ -n "${app:-}" ] && kill -KILL "$app" 2>/dev/null && wait "$app" 2>/dev/null
+    [ -n "${web:-}" ] && kill -KILL "$web" 2>/dev/null && wait "$web" 2>/dev/null
     [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "$dir"
@@ -67,6 +69,19 @@ echo; echo "== a capture at the NIC driver, read by tshark"
 ( sleep 0.3; inns ping -c 3 -i 0.1 198.18.0.2 >/dev/null ) &
 ctl capture "$dir/demo.pcap" --count 12 --seconds 5
 tshark -r "$dir/demo.pcap" 2>/dev/null | head -n 12 || true
+echo; echo "== examples/http_server.c on NEWS TCP sockets; Linux's curl fetches 20 MB from it"
+cc -O2 -Wall -Werror -Iinclude examples/http_server.c -L"$bin" -lnews -Wl,-rpath,"$bin" -o "$dir/http_server"
+mkdir "$dir/www"
+head -c 20000000 /dev/urandom > "$dir/www/big.bin"
+echo "<html><body>NEWS</body></html>" > "$dir/www/index.html"
+"$dir/http_server" "$dir/app.sock" 80 "$dir/www" > "$dir/http.log" &
+web=$!
+for _ in $(seq 50); do grep -q listening "$dir/http.log" && break; sleep 0.1; done
+inns curl -sS -H "Connection: close" -o "$dir/got.bin" -w "curl: HTTP %{http_code}, %{size_download} bytes at %{speed_download} bytes/s\n" http://198.18.0.2/big.bin
+cmp -s "$dir/www/big.bin" "$dir/got.bin" && echo "the file arrived intact"
+inns curl -sS -H "Connection: close" http://198.18.0.2/
+echo; echo "== NEWS's TCP sockets (newsctl ss -i: the listener, the connections in TIME-WAIT)"
+ctl ss -i | head -n 12
 echo; echo "== status after the crashes, and the counters"
 ctl status
 ctl stats | grep -E "^(SERVER|ipserver|udpserver|packetfilter) " | grep -vE " 0$" | head -n 60

@@ -1,6 +1,7 @@
 """Issue 7, done when #7: the README's main command is part of the suite. `scripts/demo.sh`
 runs as a user would run it, and what it prints is checked: every datagram of the stream
-came back although three servers were crashed under it, those servers were restarted, and
+came back although three servers were crashed under it, a 20 MB file came over NEWS TCP
+intact (issue 8), those servers were restarted, and
 nothing was left behind (namespace, working directory, processes)."""
 
 import os
@@ -20,6 +21,12 @@ def test_the_demo_runs_and_shows_what_it_promises():
     assert re.search(r"^sent 20000 received 20000 lost 0 bad 0$", out, re.M), out
     # Pinged with 4000-byte payloads (fragmented both ways), no loss.
     assert re.search(r"5 packets transmitted, 5 received, 0% packet loss", out), out
+    # 20 MB over NEWS TCP to curl, intact; the page; the sockets as ss shows them.
+    assert re.search(r"^curl: HTTP 200, 20000000 bytes at \d+ bytes/s$", out, re.M), out
+    assert "the file arrived intact" in out and "<html><body>NEWS</body></html>" in out, out
+    ss = out[out.index("== NEWS's TCP sockets"):out.index("== status after the crashes")]
+    assert re.search(r"^LISTEN\s+0\s+\d+\s+\*:80\s+\*:\*$", ss, re.M), ss
+    assert re.search(r"^TIME-WAIT\s+0\s+0\s+198\.18\.0\.2:80\s+198\.18\.0\.1:\d+$", ss, re.M), ss
 
     # Status after the crashes: the three crashed servers are back, restarted once each.
     after = out[out.index("== status after the crashes"):]
