@@ -151,11 +151,17 @@ final class TCPCore: ServerCore {
         sockets[id] = s
         kicks[kick] = id
         counters.bump("sockets_opened")
+        if let r = restored.removeValue(forKey: id) {
+            readopt(s, r, ports: ports)
+            // A spare that carried a connection before the restart has its reset published:
+            // it can hold no new connection (newsd closes it with its listener).
+            if let listener { s.role = .spare(of: listener) }
+            return
+        }
         if let listener {
             s.role = .spare(of: listener)
             spares[listener, default: []].append(id)
         }
-        if let r = restored.removeValue(forKey: id) { readopt(s, r, ports: ports) }
     }
 
     /// A socket we held before a restart. A listener listens again on its port; a
