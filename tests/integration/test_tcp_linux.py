@@ -224,3 +224,29 @@ def test_wrk(linked_news, examples, tmp_path):
         assert requests > 1000, r.stdout
     finally:
         app.stop()
+
+
+def test_echo_app_system_calls_per_megabyte(linked_news, examples, tmp_path):
+    """The exposed buffers spare the system calls for TCP too: while a Linux client streams
+    20 MB through the echo app, `strace -f -c` on the app counts its calls (reads, writes and
+    polls are memory operations; the app enters the kernel only to sleep, or to kick a
+    sleeping tcpserver)."""
+    news, ns = linked_news()
+    app = App(examples["tcp_echo"], news.app_socket, "7").wait_listening()
+    try:
+        out = tmp_path / "strace.txt"
+        tracer = subprocess.Popen(["strace", "-f", "-c", "-o", str(out), "-p", str(app.proc.pid)], stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        r = ns.exec("python3", PEER, "echo", NEWS_IP, "7", str(20 << 20), timeout=120)
+        assert r.stdout.startswith("ok"), r.stdout + r.stderr
+        tracer.send_signal(2)
+        tracer.wait(10)
+        report = out.read_text()
+        totals = [line.split() for line in report.splitlines() if line.rstrip().endswith("total")]
+        assert totals, report
+        total = int(totals[-1][3])
+        print(report)
+        # 20 MB is 14,000+ segments each way; Linux's recv/send would be at least one call per read and write.
+        assert total < 2000, f"{total} system calls for 20 MB echoed:\n{report}"
+    finally:
+        app.stop()
