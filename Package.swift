@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "NewsFilterTests", dependencies: ["NewsFilter", "NewsWire"]),
         .testTarget(name: "NewsUDPTests", dependencies: ["NewsUDP", "NewsIPCore"]),
         .testTarget(name: "NewsTCPTests", dependencies: ["NewsTCP", "NewsWire"]),
+        .testTarget(name: "TCPServerTests", dependencies: ["TCPServer", "Kernel"]),
         .testTarget(name: "NewsTCPStateTests", dependencies: ["NewsTCPState", "NewsTCP", "NewsIPCore"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
