@@ -11,12 +11,13 @@ extension TCPCore {
 
     /// Serves what the application queued on its control channel; true if there was any.
     func serveControl(_ s: TCPSocketState, ports: Ports) -> Bool {
-        guard s.control.hasInput, !s.applicationClosed else { return false }
+        guard !s.applicationClosed, !s.controlBroken, s.control.hasInput else { return false }
         let n: Int
         do throws(ChannelError) {
             n = try s.control.receive(max: 8) { m, _ in request(m, from: s, ports: ports) }
         } catch {
             counters.bump("socket_ring_corrupt")
+            s.controlBroken = true
             log.warning("socket \(s.id): \(error); resetting it")
             fail(s, errno: Errno.invalid, ports: ports)
             return false

@@ -99,8 +99,13 @@ final class TCPCore: ServerCore {
     var sleepDescriptors: [Int32] { Array(kicks.keys) }
     var wakeAt: UInt64? { nextWake }
 
+    /// Work the loop must not sleep through: only what a pass would take. An application that
+    /// moves indices of a socket without a connection, or writes a ring of a socket it closed,
+    /// must not keep us awake (those words are read only when they mean something).
     var pendingInput: Bool {
-        !dirty.isEmpty || sockets.values.contains { $0.control.hasInput || $0.stream.appMoved }
+        !dirty.isEmpty || sockets.values.contains { s in
+            !s.applicationClosed && ((!s.controlBroken && s.control.hasInput) || (s.connection != nil && s.stream.appMoved))
+        }
     }
 
     func willSleep() { for s in sockets.values { s.header.armKick() } }
@@ -284,7 +289,7 @@ final class TCPCore: ServerCore {
         var wake: UInt64?
         for s in Array(sockets.values) where s.connection != nil {
             let due = s.connection!.nextDeadline.map { $0 <= now } ?? false
-            if due || dirty.contains(s.id) || s.stream.appMoved {
+            if due || dirty.contains(s.id) || (!s.applicationClosed && s.stream.appMoved) {
                 pump(s, at: now, ports: ports)
                 worked = true
             }

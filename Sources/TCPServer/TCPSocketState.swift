@@ -39,6 +39,8 @@ final class TCPSocketState {
     /// newsd said `close`: the application is gone from this socket. What it wrote still
     /// goes out (its send side ends where it was); the region is ours until the connection ends.
     var applicationClosed = false
+    /// The application broke its control ring: we read it no more (its socket was reset).
+    var controlBroken = false
     /// The listener this connection came from, until the application accepts it.
     var acceptedBy: UInt32?
     var lastState: TCPState?
