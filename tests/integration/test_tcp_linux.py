@@ -45,8 +45,9 @@ class App:
         self.proc.wait()
 
 
-def test_echo_with_a_linux_client(linked_news, examples):
-    news, ns = linked_news()
+def test_echo_with_a_linux_client(linked_news, examples, ipc):
+    """1 MB echoed, over both channel kinds (shared memory, and the Linux-kernel path)."""
+    news, ns = linked_news(ipc=ipc)
     app = App(examples["tcp_echo"], news.app_socket, "7").wait_listening()
     try:
         r = ns.exec("python3", PEER, "echo", NEWS_IP, "7", str(1 << 20), timeout=120)
