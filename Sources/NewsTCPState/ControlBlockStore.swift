@@ -125,10 +125,8 @@ public final class ControlBlockStore {
     public static let recordVersion: UInt8 = 1
     static let checksumOffset = recordSize - 4
 
-    let region: UnsafeMutableRawBufferPointer
-    public let capacity: Int
-    private var slotOf: [UInt32: Int] = [:]
-    private var free: [Int] = []
+    let slots: RecordSlots
+    public var capacity: Int { slots.capacity }
 
     /// What `restore` found.
     public struct Restored: Equatable, Sendable {
@@ -142,90 +140,38 @@ public final class ControlBlockStore {
 
     /// `region` must hold at least the header and one slot.
     public init?(region: UnsafeMutableRawBufferPointer) {
-        guard region.count >= PersistenceFormat.headerSize + Self.recordSize else { return nil }
-        self.region = region
-        capacity = (region.count - PersistenceFormat.headerSize) / Self.recordSize
+        guard let slots = RecordSlots(region: region, magic: Self.magic, recordSize: Self.recordSize) else { return nil }
+        self.slots = slots
     }
 
     /// A fresh start: no control blocks.
-    public func reset() {
-        region.initializeMemory(as: UInt8.self, repeating: 0)
-        PersistenceFormat.writeHeader(.init(magic: Self.magic, recordSize: Self.recordSize, count: capacity, clockEpoch: 0), into: region)
-        slotOf = [:]
-        free = Array((0..<capacity).reversed())
-    }
+    public func reset() { slots.reset() }
 
     /// Every intact record in `region`, read without changing it: what newsd shows for
     /// `newsctl ss` from tcpserver's state region while tcpserver runs (a record being
     /// rewritten at that moment fails its checksum and is left out).
     public static func snapshot(_ region: UnsafeRawBufferPointer) -> [ControlBlockRecord] {
-        guard let header = PersistenceFormat.readHeader(from: region, magic: magic, recordSize: recordSize) else { return [] }
-        let slots = min(header.count, (region.count - PersistenceFormat.headerSize) / recordSize)
-        var out: [ControlBlockRecord] = []
-        for slot in 0..<max(0, slots) {
-            let start = PersistenceFormat.headerSize + slot * recordSize
-            let r = UnsafeRawBufferPointer(rebasing: region[start..<start + recordSize])
-            if PersistenceFormat.get32(at: 0, in: r) == 0 { continue }
-            if let c = decode(r) { out.append(c) }
-        }
-        return out
+        RecordSlots.snapshot(region, magic: magic, recordSize: recordSize, decode)
     }
 
     /// A restart: takes back every intact record. Damaged slots are cleared for reuse.
     public func restore() -> Restored {
-        var out = Restored()
-        guard let header = PersistenceFormat.readHeader(from: UnsafeRawBufferPointer(region), magic: Self.magic, recordSize: Self.recordSize),
-              header.count == capacity else {
-            reset()
-            return out
-        }
-        out.headerIntact = true
-        slotOf = [:]
-        free = []
-        for slot in (0..<capacity).reversed() {
-            let r = slice(slot)
-            if r.allSatisfy({ $0 == 0 }) { free.append(slot); continue }
-            guard let record = Self.decode(UnsafeRawBufferPointer(r)), out.records[record.socket] == nil else {
-                out.damaged += 1
-                r.initializeMemory(as: UInt8.self, repeating: 0)
-                free.append(slot)
-                continue
-            }
-            out.records[record.socket] = record
-            slotOf[record.socket] = slot
-        }
-        return out
+        let r = slots.restore { bytes in Self.decode(bytes).map { ($0.socket, $0) } }
+        return Restored(records: r.records, damaged: r.damaged, headerIntact: r.headerIntact)
     }
 
     /// Records (or updates in place) a control block. False when every slot is taken, or
     /// for socket id 0 (which marks a free slot).
     @discardableResult
     public func save(_ record: ControlBlockRecord) -> Bool {
-        guard record.socket != 0 else { return false }
-        let slot: Int
-        if let s = slotOf[record.socket] { slot = s } else {
-            guard let s = free.popLast() else { return false }
-            slot = s
-            slotOf[record.socket] = s
-        }
-        Self.encode(record, into: slice(slot))
+        guard let slot = slots.slot(for: record.socket) else { return false }
+        Self.encode(record, into: slot)
         return true
     }
 
-    public func remove(socket: UInt32) {
-        guard let slot = slotOf.removeValue(forKey: socket) else { return }
-        slice(slot).initializeMemory(as: UInt8.self, repeating: 0)
-        free.append(slot)
-    }
+    public func remove(socket: UInt32) { slots.remove(socket) }
 
-    public var count: Int { slotOf.count }
-
-    private func slice(_ slot: Int) -> UnsafeMutableRawBufferPointer {
-        let start = PersistenceFormat.headerSize + slot * Self.recordSize
-        return UnsafeMutableRawBufferPointer(rebasing: region[start..<start + Self.recordSize])
-    }
-
-    // MARK: - The record format
+    public var count: Int { slots.count }
 
     /// `r` is exactly one slot.
     static func encode(_ c: ControlBlockRecord, into r: UnsafeMutableRawBufferPointer) {

@@ -30,10 +30,8 @@ public struct Binding: Equatable, Sendable {
 public final class BindingStore {
     public static let magic: UInt32 = 0x5044_554E  // "NUDP"
     public static let recordSize = 32
-    let region: UnsafeMutableRawBufferPointer
-    public let capacity: Int
-    private var slotOf: [UInt32: Int] = [:]
-    private var free: [Int] = []
+    let slots: RecordSlots
+    public var capacity: Int { slots.capacity }
 
     /// What `restore` found.
     public struct Restored: Equatable, Sendable {
@@ -46,63 +44,30 @@ public final class BindingStore {
 
     /// `region` must hold at least the header and one slot.
     public init?(region: UnsafeMutableRawBufferPointer) {
-        guard region.count >= PersistenceFormat.headerSize + Self.recordSize else { return nil }
-        self.region = region
-        capacity = (region.count - PersistenceFormat.headerSize) / Self.recordSize
+        guard let slots = RecordSlots(region: region, magic: Self.magic, recordSize: Self.recordSize) else { return nil }
+        self.slots = slots
     }
 
     /// A fresh start: no bindings.
-    public func reset() {
-        region.initializeMemory(as: UInt8.self, repeating: 0)
-        writeHeader()
-        slotOf = [:]
-        free = Array((0..<capacity).reversed())
-    }
+    public func reset() { slots.reset() }
 
     /// A restart: takes back every intact binding. Damaged slots are cleared.
     public func restore() -> Restored {
-        var out = Restored()
-        guard let header = PersistenceFormat.readHeader(from: UnsafeRawBufferPointer(region), magic: Self.magic, recordSize: Self.recordSize),
-              header.count == capacity else {
-            reset()
-            return out
+        let r = slots.restore { b -> (UInt32, Binding)? in
+            guard PersistenceFormat.recordIsIntact(b) else { return nil }
+            let id = PersistenceFormat.get32(at: 0, in: b)
+            return (id, Binding(socket: id, uid: PersistenceFormat.get32(at: 4, in: b),
+                                port: PersistenceFormat.get16(at: 8, in: b),
+                                remoteAddress: PersistenceFormat.get32(at: 12, in: b),
+                                remotePort: PersistenceFormat.get16(at: 10, in: b)))
         }
-        out.headerIntact = true
-        slotOf = [:]
-        free = []
-        for slot in (0..<capacity).reversed() {
-            let r = record(slot)
-            let id = PersistenceFormat.get32(at: 0, in: UnsafeRawBufferPointer(r))
-            let zero = r.allSatisfy { $0 == 0 }
-            if zero { free.append(slot); continue }
-            guard id != 0, PersistenceFormat.recordIsIntact(UnsafeRawBufferPointer(r)), slotOf[id] == nil else {
-                out.damaged += 1
-                r.initializeMemory(as: UInt8.self, repeating: 0)
-                free.append(slot)
-                continue
-            }
-            let b = UnsafeRawBufferPointer(r)
-            out.bindings[id] = Binding(socket: id, uid: PersistenceFormat.get32(at: 4, in: b),
-                                       port: PersistenceFormat.get16(at: 8, in: b),
-                                       remoteAddress: PersistenceFormat.get32(at: 12, in: b),
-                                       remotePort: PersistenceFormat.get16(at: 10, in: b))
-            slotOf[id] = slot
-        }
-        return out
+        return Restored(bindings: r.records, damaged: r.damaged, headerIntact: r.headerIntact)
     }
 
     /// Records (or updates) a binding. False when every slot is taken.
     @discardableResult
     public func save(_ b: Binding) -> Bool {
-        guard b.socket != 0 else { return false }
-        let slot: Int
-        if let s = slotOf[b.socket] { slot = s } else {
-            guard let s = free.popLast() else { return false }
-            slot = s
-            slotOf[b.socket] = s
-        }
-        let r = record(slot)
-        r.initializeMemory(as: UInt8.self, repeating: 0)
+        guard let r = slots.slot(for: b.socket) else { return false }
         PersistenceFormat.put32(b.socket, at: 0, in: r)
         PersistenceFormat.put32(b.uid, at: 4, in: r)
         PersistenceFormat.put16(b.port, at: 8, in: r)
@@ -112,20 +77,7 @@ public final class BindingStore {
         return true
     }
 
-    public func remove(socket: UInt32) {
-        guard let slot = slotOf.removeValue(forKey: socket) else { return }
-        record(slot).initializeMemory(as: UInt8.self, repeating: 0)
-        free.append(slot)
-    }
+    public func remove(socket: UInt32) { slots.remove(socket) }
 
-    public var count: Int { slotOf.count }
-
-    private func record(_ slot: Int) -> UnsafeMutableRawBufferPointer {
-        let start = PersistenceFormat.headerSize + slot * Self.recordSize
-        return UnsafeMutableRawBufferPointer(rebasing: region[start..<start + Self.recordSize])
-    }
-
-    private func writeHeader() {
-        PersistenceFormat.writeHeader(.init(magic: Self.magic, recordSize: Self.recordSize, count: capacity, clockEpoch: 0), into: region)
-    }
+    public var count: Int { slots.count }
 }
