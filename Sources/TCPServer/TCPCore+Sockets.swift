@@ -183,6 +183,7 @@ extension TCPCore {
             s.stream.setReset(errno: f.errno)
             counters.bump("connections_failed_\(f.errno == 104 ? "reset" : f.errno == 111 ? "refused" : "timed_out")")
         }
+        publishInfo(c, s)
         if c.state != s.lastState {
             if c.state == .timeWait { _ = table.enterTimeWait(socket: s.id) }
             s.stream.set(tcpState: c.state.ordinal)
@@ -192,6 +193,24 @@ extension TCPCore {
             save(s, at: now, force: false)
         }
         if c.state == .closed { finish(s) } else if c.state == .timeWait && s.applicationClosed { retire(s) }
+    }
+
+    /// TCP_INFO for the application (`news_tcp_info`, `TCPSocket.info`): eleven stores.
+    func publishInfo(_ c: TCPConnection, _ s: TCPSocketState) {
+        let i = c.info
+        var out = StreamInfo()
+        out.rttMicros = UInt32(clamping: (i.smoothedRoundTrip ?? 0) / 1000)
+        out.rttVarianceMicros = UInt32(clamping: i.roundTripVariation / 1000)
+        out.rtoMicros = UInt32(clamping: i.retransmissionTimeout / 1000)
+        out.sendCongestionWindow = UInt32(clamping: i.congestionWindow)
+        out.sendSlowStartThreshold = UInt32(clamping: i.slowStartThreshold)
+        out.sendMSS = UInt32(clamping: i.sendMSS)
+        out.receiveMSS = UInt32(clamping: i.receiveMSS)
+        out.totalRetransmissions = UInt32(clamping: i.retransmits)
+        out.unacknowledged = UInt32(clamping: i.unacknowledged)
+        out.sendWindow = UInt32(clamping: i.sendWindow)
+        out.receiveWindow = UInt32(clamping: i.receiveWindow)
+        s.stream.publish(info: out)
     }
 
     /// The connection is over. The region goes once the application has let go of it too.
