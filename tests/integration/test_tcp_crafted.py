@@ -329,12 +329,16 @@ def news_syn(f):
 def test_rst_in_syn_sent(stack):
     """SYN-SENT has no RCV.NXT yet: a RST is acceptable only with an ACK of our SYN (RFC 9293
     3.10.7.3, kept by RFC 5961 3.2), then connect fails with ECONNREFUSED. A RST without an
-    ACK, or with an ACK outside ISS+1, is dropped without a reply."""
+    ACK, or with an ACK outside ISS+1, is dropped without a reply. (A SYN-ACK with such an
+    ACK gets <SEQ=SEG.ACK><CTL=RST> and changes nothing either.)"""
     f = stack.flow(news_port=None)
     calls = stack.calls(f"connect {PEER_IP} {f.port}", "error")
     news_syn(f)
     stack.wait_state(f, "SYN-SENT")
     again = lambda s: s.flags == "S" and s.seq == f.iss  # the SYN's retransmission (1 s on)
+    f.send("SA", seq=f.isn, ack=f.iss + 100, opts=MSS_ONLY)
+    rst = f.one(ignore=again)
+    assert (rst.flags, rst.seq) == ("R", f.iss + 100), rst
     f.send("R", seq=12345, ack=0)
     f.send("RA", seq=0, ack=f.iss + 2)
     f.send("RA", seq=0, ack=f.iss)
