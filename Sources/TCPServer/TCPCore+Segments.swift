@@ -87,11 +87,13 @@ extension TCPCore {
             pump(s, at: now, ports: ports)
             return
         }
+        let before = c.counters
         let arrival = c.segmentArrived(seg, buffers: b, at: now)
         place(arrival, data, in: s)
         s.connection = c
         let events = transmit(&c, tuple: s.tuple!, socket: s, buffers: b, at: now, ports: ports)
         s.connection = c
+        account(before, c.counters)
         publish(arrival.events.union(events), s, at: now)
     }
 
@@ -108,6 +110,22 @@ extension TCPCore {
         if arrival.receivedUpTo > s.stream.state.receiveTail {
             if !s.stream.advanceReceiveTail(to: arrival.receivedUpTo) { counters.bump("receive_tail_refused") }
         }
+    }
+
+    /// Adds what one connection counted between two looks at it to tcpserver's counters
+    /// (`newsctl stats`): those counts about segments a peer sent that were refused or
+    /// answered specially. The rest the shell counts itself, and a status page has room
+    /// for 80 names only.
+    func account(_ before: TCPConnectionCounters, _ after: TCPConnectionCounters) {
+        guard before != after else { return }
+        func add(_ name: String, _ old: Int, _ new: Int) { if new > old { counters.bump(name, UInt64(new - old)) } }
+        add("challenge_acks_sent", before.challengeAcksSent, after.challengeAcksSent)
+        add("paws_rejected", before.pawsRejected, after.pawsRejected)
+        add("out_of_window", before.outOfWindow, after.outOfWindow)
+        add("acks_of_unsent_data", before.acksOfUnsentData, after.acksOfUnsentData)
+        add("resets_received", before.resetsReceived, after.resetsReceived)
+        add("zero_window_probes", before.zeroWindowProbes, after.zeroWindowProbes)
+        add("urgent_ignored", before.urgentIgnored, after.urgentIgnored)
     }
 
     // MARK: - Listeners
@@ -127,7 +145,9 @@ extension TCPCore {
                 control.payloadLength = 0
                 control.flags.remove([.fin, .psh])
             }
+            let before = h.connection.counters
             _ = h.connection.segmentArrived(control, buffers: StreamBuffers(receiveCapacity: capacity), at: now)
+            defer { account(before, h.connection.counters) }
             if h.connection.isSynchronized {
                 halfOpen[t] = nil
                 listeners[h.listener]?.connectionEstablished()

@@ -148,8 +148,10 @@ extension TCPCore {
             finish(s)
             return
         }
+        let before = c.counters
         let events = transmit(&c, tuple: t, socket: s, buffers: b, at: now, ports: ports)
         s.connection = c
+        account(before, c.counters)
         publish(events, s, at: now)
     }
 
