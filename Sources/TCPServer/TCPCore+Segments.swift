@@ -54,8 +54,10 @@ extension TCPCore {
                 toListener(seg, data, tuple: t, listener: l, ports: ports, at: now)
             } else if var tw = timeWaits[id] {
                 // Retransmitted FINs are acknowledged again, anything else answered as TIME-WAIT does.
+                let before = tw.connection.counters
                 _ = tw.connection.segmentArrived(seg, buffers: StreamBuffers(), at: now)
                 transmit(&tw.connection, tuple: tw.tuple, socket: nil, buffers: StreamBuffers(), at: now, ports: ports)
+                account(before, tw.connection.counters)
                 if tw.connection.state == .closed { forgetTimeWait(id) } else { timeWaits[id] = tw }
             } else {
                 deliver(seg, data, to: id, ports: ports, at: now)
