@@ -202,11 +202,15 @@ extension TCPCore {
         s.role = .connection
         s.connection = c
         s.tuple = t
-        s.acceptedBy = l
         s.noDelay = ls.noDelay
         s.keepAlive = ls.keepAlive
         s.header.set(local: t.localAddress, port: t.localPort)
         s.header.set(remote: t.remoteAddress, port: t.remotePort)
+        // The accept queue is the listener's spares: newsd gives it at most 32 and one more
+        // each time the application accepts, and without a spare a completing ACK is dropped
+        // (above). tcpserver never learns when the application accepts (that is between it
+        // and newsd), so the listener's own queue count is settled here.
+        listeners[l]?.connectionAccepted()
         // The listener's control ring holds fewer notices than a listener has spares: what
         // does not fit waits here, in order, until the application drains the ring.
         notices[l, default: []].append(Message(kind: .socketAccepted, seq: 0, args: (UInt64(id), UInt64(t.remoteAddress), UInt64(t.remotePort), 0, 0, 0)))

@@ -220,7 +220,6 @@ extension TCPCore {
         s.stream.setSendClosed()
         table.remove(socket: s.id)
         store?.remove(socket: s.id)
-        if let l = s.acceptedBy { listeners[l]?.connectionAccepted(); s.acceptedBy = nil }
         if s.applicationClosed {
             release(s)
         } else {

@@ -220,11 +220,6 @@ final class TCPCore: ServerCore {
             } else {
                 c.applicationClosed(at: Clock.nanos())
             }
-            if case .spare = s.role {} else if let l = s.acceptedBy {
-                // Never accepted: it leaves its listener's queue.
-                listeners[l]?.connectionAccepted()
-                s.acceptedBy = nil
-            }
             s.connection = c
             pump(s, at: Clock.nanos(), ports: ports)
         case .listening:

@@ -41,8 +41,6 @@ final class TCPSocketState {
     var applicationClosed = false
     /// The application broke its control ring: we read it no more (its socket was reset).
     var controlBroken = false
-    /// The listener this connection came from, until the application accepts it.
-    var acceptedBy: UInt32?
     var lastState: TCPState?
     var lastSaved: UInt64 = 0
 
