@@ -540,6 +540,27 @@ public struct StreamStackEnd {
         news_store_release_u32(&stream.pointee.stack_events, state.events)
     }
 
+    /// The state a restarted stack takes over for a region its previous incarnation served,
+    /// which it did not keep exactly: the stack's words as that incarnation last published
+    /// them, with the application's words as they are now. The application has seen no more
+    /// than those stack words, so publishing them again moves none of its indices back (the
+    /// all-zero default would: recv_tail "backwards" is corruption to the application).
+    /// Where the words do not fit together (the application wrote over the stack's), the
+    /// application's own words win: nothing readable, nothing unacknowledged.
+    public static func recoveredState(base: UnsafeMutableRawPointer, mappedSize: Int, id: UInt32) throws(StreamLayoutError) -> StreamStackState {
+        let g = try StreamGeometry.read(base, mappedSize: mappedSize, id: id)
+        let s = (base + StreamLayout.streamHeaderOffset).assumingMemoryBound(to: news_stream_header_t.self)
+        let sendTail = news_load_acquire_u64(&s.pointee.send_tail)
+        let receiveHead = news_load_acquire_u64(&s.pointee.recv_head)
+        var acked = news_load_acquire_u64(&s.pointee.send_acked)
+        var receiveTail = news_load_acquire_u64(&s.pointee.recv_tail)
+        if !(acked <= sendTail && sendTail - acked <= UInt64(g.sendSize)) { acked = sendTail }
+        if !(receiveHead <= receiveTail && receiveTail - receiveHead <= UInt64(g.receiveSize)) { receiveTail = receiveHead }
+        let flags = StreamStackFlags(rawValue: news_load_acquire_u32(&s.pointee.stack_flags)).intersection(.known)
+        return StreamStackState(sendAcked: acked, sendTail: sendTail, receiveHead: receiveHead, receiveTail: receiveTail, flags: flags,
+                                tcpState: news_load_acquire_u32(&s.pointee.tcp_state), events: news_load_acquire_u32(&s.pointee.stack_events))
+    }
+
     // ---- the application's words ---------------------------------------------------------
 
     /// Reads app_flags and send_tail once each. The tail may never go back (the stack may

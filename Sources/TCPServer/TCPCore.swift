@@ -38,6 +38,9 @@ final class TCPCore: ServerCore {
     /// their sockets over again (or after the grace period); listeners listen again.
     var restored: [UInt32: ControlBlockRecord] = [:]
     let restoredUntil: UInt64
+    /// This incarnation follows a crash: the regions newsd hands over carry what the last
+    /// one published, and are taken over from there.
+    let isRestart: Bool
     static let restoreGrace: UInt64 = 5_000_000_000
     /// Connections with something to do on the next pass (an arrival, an application move).
     var dirty: Set<UInt32> = []
@@ -83,6 +86,7 @@ final class TCPCore: ServerCore {
         table = ConnectionTable(secret: secret.ports)
         store = context.state.flatMap { ControlBlockStore(region: StateSecret.blockRegion($0)) }
         restoredUntil = Clock.nanos() &+ Self.restoreGrace
+        isRestart = context.isRestart
         if let store {
             if context.isRestart {
                 let r = store.restore()
@@ -147,7 +151,7 @@ final class TCPCore: ServerCore {
             return
         }
         let s: TCPSocketState
-        do { s = try TCPSocketState(id: id, uid: uid, fd: region, kick: kick) } catch {
+        do { s = try TCPSocketState(id: id, uid: uid, fd: region, kick: kick, recovering: isRestart) } catch {
             FD.close(region); FD.close(kick)
             log.warning("socket \(id): \(error)")
             counters.bump("socket_region_invalid")
@@ -160,6 +164,14 @@ final class TCPCore: ServerCore {
             readopt(s, r, ports: ports)
             // A spare that carried a connection before the restart has its reset published:
             // it can hold no new connection (newsd closes it with its listener).
+            if let listener { s.role = .spare(of: listener) }
+            return
+        }
+        if isRestart, s.stream.state.flags.contains(.established), s.stream.state.flags.isDisjoint(with: [.reset, .sendClosed]) {
+            // A live connection whose control block did not make it (the store was full):
+            // it cannot continue either, and its application must not wait for it forever.
+            s.stream.setReset(errno: 104)
+            counters.bump("connections_reset_without_record")
             if let listener { s.role = .spare(of: listener) }
             return
         }

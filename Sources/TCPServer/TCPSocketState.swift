@@ -44,7 +44,9 @@ final class TCPSocketState {
     var lastState: TCPState?
     var lastSaved: UInt64 = 0
 
-    init(id: UInt32, uid: UInt32, fd: Int32, kick: Int32) throws {
+    /// `recovering`: a restarted tcpserver takes the region's indices and flags over from
+    /// the region (`StreamStackEnd.recoveredState`) instead of starting them at zero.
+    init(id: UInt32, uid: UInt32, fd: Int32, kick: Int32, recovering: Bool) throws {
         let size = try SharedRegion.sealedSize(of: fd)
         guard size >= StreamLayout.regionSize(send: StreamLayout.minAreaSize, receive: StreamLayout.minAreaSize),
               size <= StreamLayout.regionSize(send: StreamLayout.maxAreaSize, receive: StreamLayout.maxAreaSize) else {
@@ -52,7 +54,8 @@ final class TCPSocketState {
         }
         region = try SharedRegion(fd: fd, size: size, name: "socket \(id)")
         do {
-            stream = try StreamStackEnd(base: region.base, mappedSize: region.size, id: id)
+            let adopted = recovering ? try StreamStackEnd.recoveredState(base: region.base, mappedSize: region.size, id: id) : StreamStackState()
+            stream = try StreamStackEnd(base: region.base, mappedSize: region.size, id: id, adopting: adopted)
             control = try stream.controlChannel(name: "socket-\(id)")
         } catch {
             region.unmap()
