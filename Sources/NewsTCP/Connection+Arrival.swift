@@ -303,6 +303,7 @@ extension TCPConnection {
         case .finWait1(_, let r):
             // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue".
             acknowledgedAtClose = s.unaOffset
+            retiredSender = RetiredSender(s)
             phase = .finWait2(r, sent: s.next)
             // An orphan's FIN-WAIT-2 timeout runs from here, as Linux's tcp_fin_timeout
             // does: time spent getting our FIN acknowledged must not eat the peer's time
@@ -311,6 +312,7 @@ extension TCPConnection {
         case .closing(_, let f):
             // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
             acknowledgedAtClose = s.unaOffset
+            retiredSender = RetiredSender(s)
             phase = .timeWait(f, sent: s.next, until: now &+ configuration.timeWait)
         case .lastAck:
             // "If our FIN is now acknowledged, delete the TCB, enter the CLOSED state".

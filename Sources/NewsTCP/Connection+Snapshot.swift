@@ -36,7 +36,7 @@ extension TCPConnection {
         let info = self.info
         return TCPControlBlock(
             state: state, iss: iss, irs: irs ?? SequenceNumber(0),
-            sendUnacknowledged: s?.una ?? sendNext, sendNext: sendNext, sendWindow: s?.window ?? 0,
+            sendUnacknowledged: s?.una ?? sendNext, sendNext: sendNext, sendWindow: info.sendWindow,
             sendWL1: s?.wl1 ?? SequenceNumber(0), sendWL2: s?.wl2 ?? SequenceNumber(0),
             receiveNext: receiveView?.next ?? SequenceNumber(0), receiveWindow: receiveView?.window ?? 0,
             options: options, timestampOffset: timestamps?.offset ?? 0, timestampRecent: timestamps?.recent ?? 0,

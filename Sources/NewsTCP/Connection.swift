@@ -113,6 +113,21 @@ public struct TCPConnectionCounters: Sendable, Equatable {
     public init() {}
 }
 
+/// What `info` shows of a sender that is gone.
+struct RetiredSender: Sendable {
+    var rto: RetransmissionTimeout
+    var congestionWindow: Int
+    var slowStartThreshold: Int
+    var window: Int
+
+    init(_ s: Sending) {
+        rto = s.rto
+        congestionWindow = s.congestion.window
+        slowStartThreshold = s.congestion.slowStartThreshold
+        window = s.window
+    }
+}
+
 /// TCP_INFO-like figures for `newsctl ss -i` and the socket option.
 public struct TCPInfo: Sendable, Equatable {
     public var state: TCPState
@@ -155,6 +170,10 @@ public struct TCPConnection: Sendable {
     /// tcp_fin_timeout) rather than waiting forever for a peer that never closes. Set when
     /// the application closes, and again when FIN-WAIT-2 is entered after that.
     var orphanedAt: UInt64?
+    /// The sender's figures when its part of the connection ended with our FIN acknowledged
+    /// (FIN-WAIT-2, TIME-WAIT): `info` and the control block keep showing them, as Linux's
+    /// ss does, instead of an unmeasured RTT and a zero window.
+    var retiredSender: RetiredSender?
 
     /// An active open (RFC 9293 3.10.1): SYN-SENT; the first `transmit` sends the SYN.
     public init(connecting configuration: TCPConfiguration, iss: SequenceNumber, receiveCapacity: Int, at now: UInt64) {
@@ -338,14 +357,16 @@ public struct TCPConnection: Sendable {
         let rto: RetransmissionTimeout? = s?.rto ?? {
             switch phase {
             case .synSent(let o), .synReceived(let o, _): return o.rto
-            default: return nil
+            default: return retiredSender?.rto
             }
         }()
         return TCPInfo(state: state, smoothedRoundTrip: rto?.smoothedRoundTrip, roundTripVariation: rto?.roundTripVariation ?? 0,
                        retransmissionTimeout: rto?.timeout ?? configuration.retransmission.initialTimeout,
-                       congestionWindow: s?.congestion.window ?? 0, slowStartThreshold: s?.congestion.slowStartThreshold ?? 0,
+                       congestionWindow: s?.congestion.window ?? retiredSender?.congestionWindow ?? 0,
+                       slowStartThreshold: s?.congestion.slowStartThreshold ?? retiredSender?.slowStartThreshold ?? 0,
                        sendMSS: options?.senderMSS ?? 536, receiveMSS: options?.receiveMSS ?? configuration.announcedMSS,
-                       unacknowledged: s?.outstanding ?? 0, sendWindow: s?.window ?? 0, receiveWindow: receiveView?.window ?? 0,
+                       unacknowledged: s?.outstanding ?? 0, sendWindow: s?.window ?? retiredSender?.window ?? 0,
+                       receiveWindow: receiveView?.window ?? 0,
                        retransmits: counters.segmentsRetransmitted, options: options)
     }
 

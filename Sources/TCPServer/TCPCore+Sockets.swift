@@ -191,8 +191,13 @@ extension TCPCore {
             s.stream.set(tcpState: c.state.ordinal)
             s.lastState = c.state
             save(s, at: now, force: true)
-        } else if now &- s.lastSaved > 100_000_000 {
+        } else if now &- s.lastSaved > Self.saveInterval {
             save(s, at: now, force: false)
+        } else {
+            // Saved a moment ago: this change goes into the record when the interval is over
+            // (tick), so the record of a connection that went quiet (what `newsctl ss` shows,
+            // and where a restarted tcpserver aims its RST) is never more than that behind.
+            unsaved.insert(s.id)
         }
         if c.state == .closed { finish(s) } else if c.state == .timeWait && s.applicationClosed { retire(s) }
     }
@@ -277,6 +282,7 @@ extension TCPCore {
     // MARK: - Control blocks in the state region
 
     func save(_ s: TCPSocketState, at now: UInt64, force: Bool) {
+        unsaved.remove(s.id)
         guard let store, let c = s.connection, let t = s.tuple else { return }
         s.lastSaved = now
         let b = c.controlBlock

@@ -44,6 +44,10 @@ final class TCPCore: ServerCore {
     static let restoreGrace: UInt64 = 5_000_000_000
     /// Connections with something to do on the next pass (an arrival, an application move).
     var dirty: Set<UInt32> = []
+    /// Connections whose control block is behind what they published: a record is written
+    /// at most every `saveInterval` while a connection is busy, and once more after that.
+    var unsaved: Set<UInt32> = []
+    static let saveInterval: UInt64 = 100_000_000
     var nextWake: UInt64?
     var scratch: [OutgoingSegment] = []
     let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.datagramSlot, alignment: 64)
@@ -203,6 +207,13 @@ final class TCPCore: ServerCore {
             // do not know, and that is answered with a RST at exactly its ACK number.
             let rst = OutgoingSegment(sequence: r.sndNxt, acknowledgment: SequenceNumber(0), flags: .rst, window: 0)
             output(rst, tuple: r.tuple, from: nil, ports: ports)
+            // A record is up to `saveInterval` behind, and a peer ignores a RST outside its
+            // window without a word (RFC 5961 3.2): one with nothing to send would then wait
+            // forever. A segment just below any window it may have makes it answer with an
+            // ACK carrying its RCV.NXT (RFC 9293 3.10.7.4), and that ACK, for a connection
+            // we no longer know, is answered with a RST at exactly that number.
+            let probe = OutgoingSegment(sequence: r.sndUna - 1, acknowledgment: r.rcvNxt, flags: .ack, window: 0)
+            output(probe, tuple: r.tuple, from: nil, ports: ports)
             s.stream.setReset(errno: 104)
             store?.remove(socket: s.id)
             counters.bump("connections_reset_by_restart")
@@ -275,6 +286,7 @@ final class TCPCore: ServerCore {
         sockets[s.id] = nil
         kicks[s.kick] = nil
         dirty.remove(s.id)
+        unsaved.remove(s.id)
         s.header.set(state: .closed)
         s.release()
         counters.bump("sockets_closed")
@@ -315,6 +327,11 @@ final class TCPCore: ServerCore {
                 timeWaits[id] = (tw.tuple, c)
                 if let d = c.nextDeadline { wake = min(wake ?? d, d) }
             }
+        }
+        for id in Array(unsaved) {
+            guard let s = sockets[id] else { unsaved.remove(id); continue }
+            let due = s.lastSaved &+ Self.saveInterval
+            if now >= due { save(s, at: now, force: false) } else { wake = min(wake ?? due, due) }
         }
         // Half-open connections retransmit their SYN-ACKs and time out on their own.
         for (t, h) in halfOpen {

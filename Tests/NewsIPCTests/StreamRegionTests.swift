@@ -205,6 +205,63 @@ final class StreamRegionTests: XCTestCase {
         XCTAssertEqual(try app.sendSpace(), 4096 - 2000)
     }
 
+    func testRestartedStackRecoversTheIndicesItDidNotKeep() throws {
+        // tcpserver keeps no exact copy of a connection's indices: after a crash it takes
+        // them from the region, where the application has seen no more than they say.
+        let m = try MappedStream()
+        var app = try m.app()
+        var stack = try m.stack()
+        XCTAssertEqual(try [UInt8](repeating: 1, count: 3000).withUnsafeBytes { try app.append($0) }, 3000)
+        XCTAssertEqual(stack.takeSendTail(), .ok(3000))
+        stack.release(sendUpTo: 1000)
+        XCTAssertTrue([UInt8](repeating: 2, count: 700).withUnsafeBytes { stack.place($0, atStreamOffset: 0) })
+        stack.advanceReceiveTail(to: 700)
+        stack.setEstablished()
+        stack.set(tcpState: 4)
+        var out = [UInt8](repeating: 0, count: 200)
+        XCTAssertEqual(try out.withUnsafeMutableBytes { try app.read(into: $0) }, 200)
+        XCTAssertEqual(try app.sendSpace(), 4096 - 2000)
+        let events = app.stackEvents
+
+        let recovered = try StreamStackEnd.recoveredState(base: m.stackMap.base, mappedSize: m.size, id: m.id)
+        XCTAssertEqual(recovered, StreamStackState(sendAcked: 1000, sendTail: 3000, receiveHead: 200, receiveTail: 700,
+                                                   flags: .established, tcpState: 4, events: events))
+        var restarted = try m.stack(adopting: recovered)
+        restarted.setReset(errno: ECONNRESET)
+        // Nothing went back: the application's next calls see the reset, not corruption.
+        XCTAssertEqual(try app.readable(), 500)
+        XCTAssertEqual(try app.sendSpace(), 4096 - 2000)
+        XCTAssertNil(app.corruption)
+        XCTAssertTrue(app.stackFlags.isSuperset(of: [.reset, .established]))
+        XCTAssertEqual(app.header.error, -ECONNRESET)
+        XCTAssertEqual(app.stackEvents, events &+ 1)
+        // The all-zero state a fresh stack would publish is what the application must refuse.
+        _ = try m.stack()
+        XCTAssertThrowsError(try app.readable())
+    }
+
+    func testRecoveredStateGivesUpStackWordsThatDoNotFitTheApplications() throws {
+        let m = try MappedStream()
+        var app = try m.app()
+        XCTAssertEqual(try [UInt8](repeating: 1, count: 100).withUnsafeBytes { try app.append($0) }, 100)
+        m.words.pointee.recv_head = 50
+        m.words.pointee.send_acked = 101          // past what the application appended
+        m.words.pointee.recv_tail = 50 + 4097     // more than the area past its head
+        m.words.pointee.stack_flags = 0xFFFF_FFFF
+        let r = try StreamStackEnd.recoveredState(base: m.stackMap.base, mappedSize: m.size, id: m.id)
+        XCTAssertEqual(r.sendAcked, 100)
+        XCTAssertEqual(r.sendTail, 100)
+        XCTAssertEqual(r.receiveHead, 50)
+        XCTAssertEqual(r.receiveTail, 50)
+        XCTAssertEqual(r.flags, .known)
+        XCTAssertNoThrow(try m.stack(adopting: r), "consistent by construction")
+        m.words.pointee.recv_tail = 10            // behind the head
+        m.words.pointee.send_acked = 0
+        let r2 = try StreamStackEnd.recoveredState(base: m.stackMap.base, mappedSize: m.size, id: m.id)
+        XCTAssertEqual(r2.receiveTail, 50)
+        XCTAssertEqual(r2.sendAcked, 0, "anything from the tail back by at most the area is possible")
+    }
+
     // MARK: data paths
 
     func testRoundTripThroughBothAreasWithWrapAgainstAModel() throws {

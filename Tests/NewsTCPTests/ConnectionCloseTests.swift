@@ -149,6 +149,37 @@ final class ConnectionCloseTests: XCTestCase {
         XCTAssertFalse(s.connection.timeWaitAccepts(TCPSegment(sequence: peerISS + 100_000, flags: .syn, options: .timestamp(recent - 1, 0))))
     }
 
+    func testFinWait2AndTimeWaitKeepShowingTheSendersFigures() {
+        // ss shows rtt, rto, cwnd and the peer's window after our FIN was acknowledged, as
+        // Linux's does; FIN-WAIT-2 has no sender any more, so they are what it last had.
+        var s = Socket.established()
+        s.write(1000)
+        XCTAssertEqual(s.transmit(after: 1 * ms).count, 1)
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1001, window: 40_000), after: 7 * ms)
+        let sending = s.connection.info
+        XCTAssertNotNil(sending.smoothedRoundTrip, "an RTT sample from the acknowledged data")
+        s.shutdown()
+        XCTAssertEqual(s.transmit(after: 1 * ms).map(\.flags), [[.ack, .fin]])
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1002, window: 40_000), after: 7 * ms)
+        XCTAssertEqual(s.state, .finWait2)
+        func check(_ what: String) {
+            let info = s.connection.info, block = s.connection.controlBlock
+            XCTAssertNotNil(info.smoothedRoundTrip, what)
+            XCTAssertEqual(info.smoothedRoundTrip, block.smoothedRoundTrip, what)
+            XCTAssertGreaterThan(info.roundTripVariation, 0, what)
+            XCTAssertLessThan(info.retransmissionTimeout, s.connection.configuration.retransmission.initialTimeout, "\(what): a measured RTO")
+            XCTAssertGreaterThanOrEqual(info.congestionWindow, sending.congestionWindow, what)
+            XCTAssertEqual(info.slowStartThreshold, sending.slowStartThreshold, what)
+            XCTAssertEqual(info.sendWindow, 40_000, what)
+            XCTAssertEqual(block.sendWindow, 40_000, what)
+            XCTAssertEqual(info.unacknowledged, 0, what)
+        }
+        check("FIN-WAIT-2")
+        s.receive(s.peer(peerISS + 1, ack: ourISS + 1002, flags: [.fin, .ack], window: 40_000), after: 1 * ms)
+        XCTAssertEqual(s.state, .timeWait)
+        check("TIME-WAIT")
+    }
+
     func testOrphanedFinWait2EndsAfterTheTimeout() {
         var s = Socket.finWait2()
         s.connection.applicationClosed(at: s.now)
