@@ -11,7 +11,6 @@ test's namespace.
   SACK blocks from NEWS, NEWS's retransmissions are loss recovery and not timeouts, nothing
   malformed."""
 
-import json
 import os
 import re
 import subprocess
@@ -275,8 +274,8 @@ class Pair:
 
 
 def linux_sockets(ns):
-    """`ss -tniH` in the namespace: {peer port... local port: dict} for NEWS's connections,
-    keyed by the Linux side's port."""
+    """`ss -tniH` in the namespace for the connections to NEWS, keyed by the Linux side's
+    port: state, queues, addresses, the info line and its rtt (ms)."""
     out = ns.exec("ss", "-tniH", "state", "all", f"( dport >= :1 and dst {NEWS_IP} )", check=True).stdout
     rows, last = {}, None
     for line in out.splitlines():
