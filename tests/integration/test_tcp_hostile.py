@@ -218,6 +218,7 @@ class TCPArena:
         bad = [r for r in self.rounds if not r.startswith(f"ok {ROUND} ")]
         assert not bad, f"{len(bad)} of {len(self.rounds)} echo rounds failed: {bad[:3]}; tcpserver: {self.news.counters('tcpserver')}"
         assert len(self.rounds) >= 2, self.rounds
+        print(f"{len(self.rounds)} echo rounds of {ROUND} bytes intact")
         for app in self.apps:
             assert app.poll() is None, "a well-behaved application is still running"
         # Fresh connections to both well-behaved listeners, and a new application's new
