@@ -222,8 +222,18 @@ extension TCPCore {
     /// Posts waiting accept notices to listener `l`'s control ring, as many as fit.
     func flushNotices(_ l: UInt32) {
         guard var queue = notices[l], !queue.isEmpty else { return }
-        guard let ls = sockets[l] else { notices[l] = nil; return }
-        while let m = queue.first, (try? ls.control.send(m)) == true { queue.removeFirst() }
+        guard let ls = sockets[l], !ls.controlBroken else { notices[l] = nil; return }
+        do throws(ChannelError) {
+            while let m = queue.first, try ls.control.send(m) { queue.removeFirst() }
+        } catch {
+            // The application scribbled its up ring's tail: its notices have nowhere to go
+            // (nor would they be looked for again every millisecond).
+            counters.bump("socket_ring_corrupt")
+            log.warning("socket \(l): \(error); no more accept notices for it")
+            ls.controlBroken = true
+            notices[l] = nil
+            return
+        }
         notices[l] = queue.isEmpty ? nil : queue
     }
 

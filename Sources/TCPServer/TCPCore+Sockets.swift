@@ -11,7 +11,7 @@ extension TCPCore {
 
     /// Serves what the application queued on its control channel; true if there was any.
     func serveControl(_ s: TCPSocketState, ports: Ports) -> Bool {
-        guard !s.applicationClosed, !s.controlBroken, s.control.hasInput else { return false }
+        guard s.controlWaiting else { return false }
         let n: Int
         do throws(ChannelError) {
             n = try s.control.receive(max: 8) { m, _ in request(m, from: s, ports: ports) }

@@ -111,9 +111,7 @@ final class TCPCore: ServerCore {
     /// moves indices of a socket without a connection, or writes a ring of a socket it closed,
     /// must not keep us awake (those words are read only when they mean something).
     var pendingInput: Bool {
-        !dirty.isEmpty || sockets.values.contains { s in
-            !s.applicationClosed && ((!s.controlBroken && s.control.hasInput) || (s.connection != nil && s.stream.appMoved))
-        }
+        !dirty.isEmpty || sockets.values.contains { $0.controlWaiting || $0.appMoved }
     }
 
     func willSleep() { for s in sockets.values { s.header.armKick() } }
@@ -308,7 +306,7 @@ final class TCPCore: ServerCore {
         var wake: UInt64?
         for s in Array(sockets.values) where s.connection != nil {
             let due = s.connection!.nextDeadline.map { $0 <= now } ?? false
-            if due || dirty.contains(s.id) || (!s.applicationClosed && s.stream.appMoved) {
+            if due || dirty.contains(s.id) || s.appMoved {
                 pump(s, at: now, ports: ports)
                 worked = true
             }

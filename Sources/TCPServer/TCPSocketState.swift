@@ -39,10 +39,21 @@ final class TCPSocketState {
     /// newsd said `close`: the application is gone from this socket. What it wrote still
     /// goes out (its send side ends where it was); the region is ours until the connection ends.
     var applicationClosed = false
-    /// The application broke its control ring: we read it no more (its socket was reset).
+    /// The application broke its control ring (either ring's indices): we read it, and post
+    /// to it, no more (its socket was reset), so the same garbage is neither reported again
+    /// on every pass nor keeps tcpserver awake. The socket stays the application's to close.
     var controlBroken = false
     var lastState: TCPState?
     var lastSaved: UInt64 = 0
+
+    /// Requests to read on the next pass: from an application that still holds the socket,
+    /// on a channel that is not broken.
+    var controlWaiting: Bool { !applicationClosed && !controlBroken && control.hasInput }
+
+    /// The application moved its stream indices since they were last taken, where that
+    /// matters: on a connection it still holds. It can move them on any socket; on the others
+    /// nothing takes them, so they must not keep tcpserver from sleeping.
+    var appMoved: Bool { connection != nil && !applicationClosed && stream.appMoved }
 
     /// `recovering`: a restarted tcpserver takes the region's indices and flags over from
     /// the region (`StreamStackEnd.recoveredState`) instead of starting them at zero.
