@@ -32,7 +32,7 @@ public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
 /// real kernel: bind, listen and TIME-WAIT cases alike):
 ///  - Two sockets' local addresses overlap when they are equal or either is the wildcard
 ///    0.0.0.0. Sockets on the same port whose addresses do not overlap never conflict
-///    (10.0.0.1:80 and 10.0.0.2:80 coexist).
+///    (198.18.0.1:80 and 198.18.0.2:80 coexist).
 ///  - Overlapping users of one port conflict (EADDRINUSE) unless both have SO_REUSEADDR and
 ///    the one already there is not listening. Connections count as users of their local
 ///    port, TIME-WAIT ones included, and they keep the SO_REUSEADDR flag of the socket they

@@ -7,8 +7,8 @@ import NewsTCP
 final class ConnectionTableTests: XCTestCase {
     let secret: (UInt64, UInt64) = (0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210)
     let wildcard: UInt32 = 0
-    let a: UInt32 = 0x0A00_0001       // 10.0.0.1
-    let b: UInt32 = 0x0A00_0002       // 10.0.0.2
+    let a: UInt32 = 0xC612_0001       // 198.18.0.1
+    let b: UInt32 = 0xC612_0002       // 198.18.0.2
     let peer: UInt32 = 0xC612_0009    // 198.18.0.9
 
     func table(_ range: ClosedRange<UInt16> = ConnectionTable.defaultEphemeralRange) -> ConnectionTable {
@@ -171,7 +171,7 @@ final class ConnectionTableTests: XCTestCase {
         XCTAssertTrue(t.enterTimeWait(socket: 11))
         XCTAssertEqual(t.lookup(onB), .timeWait(11))
         XCTAssertNil(t.lookup(FourTuple(localAddress: a, localPort: 443, remoteAddress: peer, remotePort: 6000)),
-                     "a listener on 10.0.0.2 does not take segments to 10.0.0.1")
+                     "a listener on 198.18.0.2 does not take segments to 198.18.0.1")
         XCTAssertNil(t.lookup(FourTuple(localAddress: a, localPort: 81, remoteAddress: peer, remotePort: 6000)))
     }
 
