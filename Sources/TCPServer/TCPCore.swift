@@ -127,23 +127,16 @@ final class TCPCore: ServerCore {
             }
             return false
         }
-        var worked = false
-        while let msg = try? UnixSocket.receive(control, max: 256, maxFDs: 2) {
-            worked = true
-            let words = String(decoding: msg.bytes, as: UTF8.self).split(separator: " ")
-            if words.count == 3, words[0] == "open", let id = UInt32(words[1]), let uid = UInt32(words[2]), msg.fds.count == 2 {
-                adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1], spareOf: nil, ports: ports)
-            } else if words.count == 4, words[0] == "spare", let l = UInt32(words[1]), let id = UInt32(words[2]),
-                      let uid = UInt32(words[3]), msg.fds.count == 2 {
-                adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1], spareOf: l, ports: ports)
-            } else if words.count == 2, words[0] == "close", let id = UInt32(words[1]), msg.fds.isEmpty {
-                applicationClosed(id, ports: ports)
-            } else {
-                msg.fds.forEach(FD.close)
-                counters.bump("control_malformed")
+        let handoffs = SocketHandoff.receiveAll(control)
+        for h in handoffs {
+            switch h {
+            case let .open(id, uid, region, kick): adopt(id: id, uid: uid, region: region, kick: kick, spareOf: nil, ports: ports)
+            case let .spare(l, id, uid, region, kick): adopt(id: id, uid: uid, region: region, kick: kick, spareOf: l, ports: ports)
+            case let .close(id): applicationClosed(id, ports: ports)
+            case .malformed: counters.bump("control_malformed")
             }
         }
-        return worked
+        return !handoffs.isEmpty
     }
 
     func adopt(id: UInt32, uid: UInt32, region: Int32, kick: Int32, spareOf listener: UInt32?, ports: Ports) {

@@ -76,20 +76,18 @@ final class UDPCore: ServerCore {
             if kicks[fd] != nil { counters.bump("socket_kicks", UInt64(UnixSocket.drainKicks(fd))) }
             return false
         }
-        var worked = false
-        while let msg = try? UnixSocket.receive(control, max: 256, maxFDs: 2) {
-            worked = true
-            let words = String(decoding: msg.bytes, as: UTF8.self).split(separator: " ")
-            if words.count == 3, words[0] == "open", let id = UInt32(words[1]), let uid = UInt32(words[2]), msg.fds.count == 2 {
-                adopt(id: id, uid: uid, region: msg.fds[0], kick: msg.fds[1])
-            } else if words.count == 2, words[0] == "close", let id = UInt32(words[1]), msg.fds.isEmpty {
-                closeAfterSending(id, ports: ports)
-            } else {
-                msg.fds.forEach(FD.close)
+        let handoffs = SocketHandoff.receiveAll(control)
+        for h in handoffs {
+            switch h {
+            case let .open(id, uid, region, kick): adopt(id: id, uid: uid, region: region, kick: kick)
+            case let .close(id): closeAfterSending(id, ports: ports)
+            case let .spare(_, _, _, region, kick):
+                FD.close(region); FD.close(kick)  // a TCP word: UDP sockets have no spares
                 counters.bump("control_malformed")
+            case .malformed: counters.bump("control_malformed")
             }
         }
-        return worked
+        return !handoffs.isEmpty
     }
 
     func adopt(id: UInt32, uid: UInt32, region: Int32, kick: Int32) {
