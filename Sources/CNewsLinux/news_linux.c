@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -160,7 +161,7 @@ int news_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
 
 int news_eventfd(void) { return neg_errno(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); }
 
-int news_tap_open(const char *name, const char *netns_path) {
+int news_tap_open(const char *name, const char *netns_path, int offloads) {
     int saved = -1, target = -1, fd = -1, err = 0;
     if (netns_path && *netns_path) {
         saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -172,9 +173,19 @@ int news_tap_open(const char *name, const char *netns_path) {
     if (fd < 0) { err = -errno; goto out; }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offloads ? IFF_VNET_HDR : 0);
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { err = -errno; close(fd); fd = -1; }
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { err = -errno; close(fd); fd = -1; goto out; }
+    if (offloads) {
+        /* Every frame read or written starts with a struct virtio_net_hdr (10 bytes): the
+         * kernel may hand us TCP segments up to 64 KB with a partial checksum, and takes
+         * such segments from us, cutting them to gso_size itself (TSO at the TAP). */
+        int size = (int)sizeof(struct virtio_net_hdr);
+        unsigned long features = TUN_F_CSUM | TUN_F_TSO4;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0 || ioctl(fd, TUNSETOFFLOAD, features) < 0) {
+            err = -errno; close(fd); fd = -1;
+        }
+    }
 out:
     if (saved >= 0) {
         if (setns(saved, CLONE_NEWNET) < 0 && err == 0) err = -errno;

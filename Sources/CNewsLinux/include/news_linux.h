@@ -226,7 +226,9 @@ int news_eventfd(void);                  // non-blocking, close-on-exec, counter
 // Creates (or attaches to) TAP device `name`, inside the network namespace at `netns_path`
 // when that is non-empty (newsd's own namespace is restored before returning). The device
 // lives as long as the descriptor: when newsd exits, it is gone.
-int news_tap_open(const char *name, const char *netns_path);
+/* Opens TAP `name` (non-blocking). With `offloads`, frames carry a virtio_net_hdr in front
+ * and the device takes and gives checksum-offloaded TSO segments (TUN_F_CSUM | TUN_F_TSO4). */
+int news_tap_open(const char *name, const char *netns_path, int offloads);
 // Waits on up to 64 shared futex words at once (futex_waitv); 0 on a wake, -ETIMEDOUT,
 // -EAGAIN if a word no longer held its expected value.
 int news_futex_waitv(uint32_t *const *words, const uint32_t *expected, int count, int64_t timeout_ns);
