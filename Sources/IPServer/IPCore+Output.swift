@@ -116,27 +116,57 @@ extension IPCore {
     // MARK: - Sending datagrams
 
     /// A datagram from a transport server: the payload is a whole IP packet, which must be
-    /// one of the channel's protocol from our address (`TransportOutput`). The message's
-    /// arguments are not used. ipserver sends the segment under a header of its own.
-    func output(datagram payload: UnsafeRawBufferPointer, channelProtocol: IPProtocol, ports: Ports) {
+    /// one of the channel's protocol from our address (`TransportOutput`). arg.5 may ask for
+    /// offloads (a partial TCP checksum, TSO), which are checked against the packet and the
+    /// link. ipserver sends the segment under a header of its own.
+    func output(datagram payload: UnsafeRawBufferPointer, channelProtocol: IPProtocol, offload: PacketOffload = .none, ports: Ports) {
         let out: TransportOutput
         do { out = try TransportOutput(packet: payload, channelProtocol: channelProtocol, ourAddress: address) } catch {
             counters.bump(error.counterName); return
         }
-        send(protocol: channelProtocol, to: out.destination, payload: out.segment, ports: ports)
+        var o = offload
+        if o != .none {
+            guard let checked = offloadAllowed(o, segment: out.segment, channelProtocol: channelProtocol) else {
+                counters.bump("dropped_bad_offload"); return
+            }
+            o = checked
+        }
+        send(protocol: channelProtocol, to: out.destination, payload: out.segment, offload: o, ports: ports)
     }
 
-    /// Routes, fragments (RFC 791) if the datagram does not fit the MTU, and transmits.
-    func send(protocol proto: IPProtocol, to destination: IPv4Address, payload: UnsafeRawBufferPointer, ports: Ports) {
+    /// The transport's offload request made relative to the segment (without the IP header),
+    /// or nil if it is not one the link can carry out: a partial checksum must be the TCP
+    /// checksum; a TSO segment must be TCP, with a partial checksum, whose every piece
+    /// (IP header, the TCP header with its options, `segmentSize` bytes) fits the MTU.
+    func offloadAllowed(_ o: PacketOffload, segment: UnsafeRawBufferPointer, channelProtocol: IPProtocol) -> PacketOffload? {
+        guard offloads, channelProtocol == .tcp, !o.checksumValid, o.checksumPartial,
+              o.checksumStart == 20, o.checksumOffset == 16, let tcp = try? TCPHeaderView(segment) else { return nil }
+        var r = o
+        r.checksumStart = 0
+        r.headerLength = 0
+        if o.segmentSize > 0 {
+            guard Int(o.headerLength) == 20 + tcp.headerLength, tcp.payload.count > Int(o.segmentSize),
+                  20 + tcp.headerLength + Int(o.segmentSize) <= mtu else { return nil }
+            r.headerLength = UInt8(tcp.headerLength)
+        }
+        return r
+    }
+
+    /// Routes, fragments (RFC 791) if the datagram does not fit the MTU, and transmits. A
+    /// TSO segment (`offload.segmentSize`, offsets relative to `payload`) is never
+    /// fragmented: the link cuts it into MTU-sized TCP segments.
+    func send(protocol proto: IPProtocol, to destination: IPv4Address, payload: UnsafeRawBufferPointer,
+              offload: PacketOffload = .none, ports: Ports) {
         guard let (hop, _) = routes.route(to: destination) else { counters.bump("dropped_no_route"); return }
         guard payload.count <= maxIPv4Payload else { counters.bump("dropped_too_big"); return }
         let id = nextID
         nextID &+= 1
         counters.bump("ip_out")
-        let pieces = IPv4Header(source: address, destination: destination, protocol: proto, payloadLength: payload.count).totalLength <= mtu
-            ? [(offset: 0, length: payload.count, moreFragments: false)]
-            : Fragmenter.fragment(payloadLength: payload.count, mtu: mtu)
+        let whole = offload.segmentSize > 0
+            || IPv4Header(source: address, destination: destination, protocol: proto, payloadLength: payload.count).totalLength <= mtu
+        let pieces = whole ? [(offset: 0, length: payload.count, moreFragments: false)] : Fragmenter.fragment(payloadLength: payload.count, mtu: mtu)
         if pieces.count > 1 { counters.bump("fragments_sent", UInt64(pieces.count)) }
+        if offload.segmentSize > 0 { counters.bump("tso_out") }
         for piece in pieces {
             let header = IPv4Header(source: address, destination: destination, protocol: proto, ttl: 64, identification: id,
                                     moreFragments: piece.moreFragments, fragmentOffset: piece.offset, payloadLength: piece.length)
@@ -144,21 +174,37 @@ extension IPCore {
             // The common case, a neighbour whose address is known: build the frame in place,
             // without an intermediate copy of the packet.
             if let hw = knownNextHop(hop) {
-                emitFrame(to: hw, type: .ipv4, length: header.totalLength, ports: ports) { out in
+                let frameOffload = offload.shifted(by: EthernetFrame.headerLength + header.headerLength) ?? .none
+                emitFrame(to: hw, type: .ipv4, length: header.totalLength, offload: frameOffload, ports: ports) { out in
                     guard header.emit(into: out) == header.headerLength else { return 0 }
                     UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...]).copyMemory(from: slice)
                     return header.totalLength
                 }
                 continue
             }
+            // Waiting for ARP: the packet is queued as a plain one. A partial checksum is
+            // finished here; a TSO segment is dropped (its connection sends it again, in
+            // MSS-sized retransmissions, once the neighbour answers).
+            guard offload.segmentSize == 0 else { counters.bump("dropped_tso_unresolved"); return }
             var packet = [UInt8](repeating: 0, count: header.totalLength)
             packet.withUnsafeMutableBytes { out in
                 _ = header.emit(into: out)
-                UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[piece.offset..<(piece.offset + piece.length)]))
+                let segment = UnsafeMutableRawBufferPointer(rebasing: out[header.headerLength...])
+                segment.copyMemory(from: slice)
+                if offload.checksumPartial { Self.finishChecksum(segment, at: Int(offload.checksumStart) + Int(offload.checksumOffset), from: Int(offload.checksumStart)) }
             }
             transmit(packet, nextHop: hop, ports: ports)
         }
+    }
+
+    /// Completes a partial checksum (the field holds the pseudo-header sum): the ones'
+    /// complement sum of everything from `start`, the field included, complemented.
+    static func finishChecksum(_ bytes: UnsafeMutableRawBufferPointer, at field: Int, from start: Int) {
+        guard field + 2 <= bytes.count, start <= field else { return }
+        var sum = InternetChecksum()
+        sum.add(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+        let c = sum.finalize()
+        bytes[field] = UInt8(c >> 8); bytes[field + 1] = UInt8(c & 0xFF)
     }
 
     /// The next hop's hardware address if it is known and fresh (no ARP traffic needed).
@@ -195,7 +241,7 @@ extension IPCore {
     }
 
     /// Writes an Ethernet header and `body` into the frame buffer and sends it down.
-    func emitFrame(to destination: MACAddress, type: EtherType, length: Int, ports: Ports,
+    func emitFrame(to destination: MACAddress, type: EtherType, length: Int, offload: PacketOffload = .none, ports: Ports,
                    _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         let total = EthernetFrame.headerLength + length
         guard total <= frame.count else { counters.bump("dropped_frame_too_big"); return }
@@ -208,7 +254,9 @@ extension IPCore {
             UnsafeMutableRawBufferPointer(rebasing: frame[size..<60]).initializeMemory(as: UInt8.self, repeating: 0)
             size = 60
         }
-        if !ports.send(down, Message(kind: .frame, seq: 0), payload: UnsafeRawBufferPointer(rebasing: frame[0..<size])) {
+        var m = Message(kind: .frame, seq: 0)
+        m.offload = offload
+        if !ports.send(down, m, payload: UnsafeRawBufferPointer(rebasing: frame[0..<size])) {
             counters.bump("dropped_down_full")
         }
     }

@@ -33,7 +33,9 @@ final class IPCore: ServerCore {
     let counters: NamedCounters
     let persistence: IPPersistence?
     let log: Logger
-    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ChannelLayout.maxPayload, alignment: 64)
+    /// Whether the link below takes partial checksums and TSO segments (newsd's `nic.offloads`).
+    let offloads: Bool
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.frameSlot, alignment: 64)
 
     init(_ context: ServerContext) throws {
         let p = context.args.params
@@ -44,6 +46,7 @@ final class IPCore: ServerCore {
         network = settings.interface.network
         mac = settings.mac
         mtu = settings.mtu
+        offloads = p["nic.offloads"] == "1"
         self.down = down
         udp = context.ports.index(of: "udp-ip")
         tcp = context.ports.index(of: "tcp-ip")
@@ -75,27 +78,29 @@ final class IPCore: ServerCore {
 
     func handle(_ message: Message, payload: UnsafeRawBufferPointer, from port: Int, ports: Ports) {
         switch MessageKind(rawValue: message.kind) {
-        case .frame? where port == down: input(frame: payload, ports: ports)
-        case .datagram? where port == udp: output(datagram: payload, channelProtocol: .udp, ports: ports)
-        case .datagram? where port == tcp: output(datagram: payload, channelProtocol: .tcp, ports: ports)
+        case .frame? where port == down: input(frame: payload, checksumValid: message.offload.checksumValid, ports: ports)
+        case .datagram? where port == udp: output(datagram: payload, channelProtocol: .udp, offload: message.offload, ports: ports)
+        case .datagram? where port == tcp: output(datagram: payload, channelProtocol: .tcp, offload: message.offload, ports: ports)
         case .unreachable? where port == udp || port == tcp:
             requestedUnreachable(message, payload: payload, from: port, ports: ports)
         default: counters.bump("dropped_unexpected_message")
         }
     }
 
-    func input(frame bytes: UnsafeRawBufferPointer, ports: Ports) {
+    /// A frame from the link. `checksumValid`: the NIC said the transport checksum needs no
+    /// check (a frame from this host's kernel through the TAP, whose checksum may be partial).
+    func input(frame bytes: UnsafeRawBufferPointer, checksumValid: Bool = false, ports: Ports) {
         let eth: EthernetFrame
         do { eth = try EthernetFrame(bytes) } catch { counters.drop(error); return }
         guard eth.destination == mac || eth.destination.isBroadcast else { counters.bump("dropped_not_our_mac"); return }
         switch eth.etherType {
         case .arp: input(arp: eth.payload, ports: ports)
-        case .ipv4: input(ipv4: eth.payload, ports: ports)
+        case .ipv4: input(ipv4: eth.payload, checksumValid: checksumValid, ports: ports)
         default: counters.bump("dropped_ethertype")
         }
     }
 
-    func input(ipv4 bytes: UnsafeRawBufferPointer, ports: Ports) {
+    func input(ipv4 bytes: UnsafeRawBufferPointer, checksumValid: Bool = false, ports: Ports) {
         let ip: IPv4Packet
         do {
             ip = try IPv4Packet(bytes)
@@ -122,28 +127,35 @@ final class IPCore: ServerCore {
             }
             return
         }
-        deliver(header, payload: ip.payload, original: ip, ports: ports)
+        deliver(header, payload: ip.payload, original: ip, checksumValid: checksumValid, ports: ports)
     }
 
     /// A whole datagram for us: ICMP is answered here, UDP and TCP go up.
-    func deliver(_ header: IPv4Header, payload: UnsafeRawBufferPointer, original: IPv4Packet, ports: Ports) {
+    func deliver(_ header: IPv4Header, payload: UnsafeRawBufferPointer, original: IPv4Packet, checksumValid: Bool = false, ports: Ports) {
         switch header.protocol {
         case .icmp: input(icmp: payload, from: header, ports: ports)
         case .udp, .tcp:
             guard let port = header.protocol == .udp ? udp : tcp else { counters.bump("dropped_no_transport"); return }
             let headerLength = original.isFragment ? header.headerLength : original.headerLength
-            let m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
+            var m = Message(kind: .datagram, seq: 0, args: (UInt64(header.source.value), UInt64(header.destination.value),
                                                              UInt64(header.protocol.rawValue), UInt64(headerLength), 0, 0))
+            // Only a whole packet as the kernel gave it keeps the NIC's word on its checksum.
+            if checksumValid && !original.isFragment {
+                var o = PacketOffload()
+                o.checksumValid = true
+                m.offload = o
+            }
+            let slot = header.protocol == .tcp ? Topology.frameSlot : Topology.datagramSlot
             // Unfragmented, the packet as it arrived goes up (no copy here); a reassembled
             // datagram gets a header describing the whole. Either is remembered as an ICMP
             // error would quote it, so the transport may ask for one about it.
             if !original.isFragment {
-                guard original.bytes.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
+                guard original.bytes.count <= slot else { counters.bump("dropped_datagram_too_big"); return }
                 guard ports.send(port, m, payload: original.bytes) else { counters.bump("dropped_transport_full"); return }
                 recordDelivery(to: port, packet: original.bytes, headerLength: original.headerLength)
             } else {
                 let packet = Self.packet(header, payload: payload)
-                guard packet.count <= Topology.datagramSlot else { counters.bump("dropped_datagram_too_big"); return }
+                guard packet.count <= slot else { counters.bump("dropped_datagram_too_big"); return }
                 let sent = packet.withUnsafeBytes { bytes in
                     guard ports.send(port, m, payload: bytes) else { return false }
                     recordDelivery(to: port, packet: bytes, headerLength: header.headerLength)

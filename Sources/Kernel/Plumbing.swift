@@ -43,14 +43,18 @@ final class Plumbing {
         }
         for spec in Topology.channels {
             if shm {
-                let region = try SharedRegion.create(name: "chan-\(spec.name)", size: ChannelLayout.regionSize(capacity: capacity, slot: spec.slot))
+                let region = try SharedRegion.create(name: "chan-\(spec.name)", size: ChannelLayout.regionSize(capacity: spec.capacity(ring: capacity), slot: spec.slot))
                 if case .server(let lower) = spec.lower {
                     Confinement.placeRegion(region.base, size: region.size, nearCPU: cores[lower])
                 }
-                ChannelLayout.initialize(region.base, capacity: capacity)
+                ChannelLayout.initialize(region.base, capacity: spec.capacity(ring: capacity))
                 regions[spec.name] = region
             } else {
                 let (a, b) = try UnixSocket.seqpacketPair()
+                if spec.slot > Topology.datagramSlot {
+                    // Room for a ring's worth of large segments, as the shared-memory ring has.
+                    for fd in [a, b] { UnixSocket.setSendBuffer(fd, bytes: 8 << 20) }
+                }
                 socketPairs[spec.name] = (a, b)
             }
         }
@@ -109,7 +113,7 @@ final class Plumbing {
     func newsdChannel(_ name: String) throws(RingError) -> any Channel {
         let spec = Topology.channels.first { $0.name == name }!
         if shm {
-            return try ShmChannel(name: name, base: regions[name]!.base, capacity: capacity, side: .upper,
+            return try ShmChannel(name: name, base: regions[name]!.base, capacity: spec.capacity(ring: capacity), side: .upper,
                                   peerBell: doorbell(spec.lower), slot: spec.slot)
         }
         return KernelChannel(name: name, fd: socketPairs[name]!.upper, slot: spec.slot)

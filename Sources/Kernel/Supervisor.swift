@@ -47,7 +47,7 @@ final class Supervisor {
             intensity: r.intensity, window: UInt64(r.windowS) * 1_000_000_000, stable: UInt64(r.stableS) * 1_000_000_000)
         try postConfiguredRules()
         if config.nic.backend == "tap" {
-            device = try TAP.open(name: config.nic.tap, netns: config.nic.netns)
+            device = try TAP.open(name: config.nic.tap, netns: config.nic.netns, offloads: config.nic.offloadsActive)
         } else if config.nic.backend == "cable" {
             device = try Cable.open(path: config.nic.cable, layOut: config.nic.cableSide == "a")
         }
@@ -113,14 +113,17 @@ final class Supervisor {
     static func parameters(for kind: ServerKind, config: Config) -> [String: String] {
         switch kind {
         case .ipserver:
-            ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac]
+            ["ip.address": config.ip.address, "ip.gateway": config.ip.gateway, "ip.mtu": String(config.ip.mtu), "nic.mac": config.nic.mac,
+             "nic.offloads": config.nic.offloadsActive ? "1" : "0"]
         case .udpserver:
             ["ip.address": config.ip.address]
         case .tcpserver:
             ["ip.address": config.ip.address, "ip.mtu": String(config.ip.mtu), "tcp.congestion": config.tcp.congestion,
-             "tcp.time_wait_s": String(config.tcp.timeWaitSeconds), "tcp.delayed_ack_ms": String(config.tcp.delayedAckMillis)]
+             "tcp.time_wait_s": String(config.tcp.timeWaitSeconds), "tcp.delayed_ack_ms": String(config.tcp.delayedAckMillis),
+             "nic.offloads": config.nic.offloadsActive ? "1" : "0"]
         case .nicdriver:
-            impairmentParameters(config).merging(["nic.backend": config.nic.backend, "nic.cable_side": config.nic.cableSide]) { a, _ in a }
+            impairmentParameters(config).merging(["nic.backend": config.nic.backend, "nic.cable_side": config.nic.cableSide,
+                                                  "nic.offloads": config.nic.offloadsActive ? "1" : "0"]) { a, _ in a }
         default: [:]
         }
     }

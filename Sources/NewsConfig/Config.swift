@@ -123,7 +123,15 @@ public struct Config: Sendable, Equatable {
         /// Impairments toward the stack (`in`) and toward the wire (`out`), applied by the
         /// NIC driver: percentages of frames lost, duplicated, reordered, and a delay.
         public var impair = [Impairment(), Impairment()]
+        /// Use the TAP's virtio-net header with checksum offload and TSO both ways.
+        public var offloads = true
         public init() {}
+
+        /// Whether the link really runs with offloads: a TAP, asked for, and no impairments
+        /// (those act on wire frames, which a 64 KB TSO segment is not).
+        public var offloadsActive: Bool {
+            backend == "tap" && offloads && !impair.contains { $0 != Impairment() }
+        }
 
         public struct Impairment: Sendable, Equatable {
             public var loss = 0

@@ -94,6 +94,8 @@ struct ConfigField {
                         doc: "Network namespace (ip netns add NAME) to create the TAP in; empty: newsd's own."),
             ConfigField(table: "nic", key: "mac", kind: .string(\.nic.mac, .stationMAC),
                         doc: "NEWS's Ethernet address on the link."),
+            ConfigField(table: "nic", key: "offloads", kind: .bool(\.nic.offloads),
+                        doc: "Open the TAP with the virtio-net header, checksum offload and TSO: TCP sends and receives segments of up to 64 KB that the kernel cuts and coalesces. Off while any impairment is set (impairments act per wire frame)."),
             ConfigField(table: "nic", key: "in_loss", kind: .int(\.nic.impair[0].loss, 0...100, powerOfTwo: false),
                         doc: "Percent of frames toward the stack the NIC driver drops (0...100)."),
             ConfigField(table: "nic", key: "in_duplicate", kind: .int(\.nic.impair[0].duplicate, 0...100, powerOfTwo: false),

@@ -53,13 +53,19 @@ public struct ChannelSpec: Hashable, Sendable {
     public let name: String
     public let upper: Endpoint
     public let lower: Endpoint
-    /// Bytes of payload per message: a frame by default; whole (reassembled) datagrams
-    /// between the IP server and the transports.
+    /// Bytes of payload per message: 2 KB for control traffic; whole (reassembled)
+    /// datagrams between the IP server and UDP; up to 64 KB TCP segments and frames where
+    /// TSO and coalesced segments pass (`Topology.frameSlot`).
     public var slot: Int = 2048
 
     public init(name: String, upper: Endpoint, lower: Endpoint, slot: Int = 2048) {
         self.name = name; self.upper = upper; self.lower = lower; self.slot = slot
     }
+
+    /// The ring capacity this channel uses when the configured one is `ring`: channels with
+    /// 64 KB slots hold at most 512 messages (32 MB of slots a direction, mostly never
+    /// touched when frames are small), the others `ring`.
+    public func capacity(ring: Int) -> Int { slot > Topology.datagramSlot ? min(ring, 512) : ring }
 
     public static func named(_ name: String) -> ChannelSpec? { Topology.channels.first { $0.name == name } }
 }
@@ -67,17 +73,20 @@ public struct ChannelSpec: Hashable, Sendable {
 public enum Topology {
     /// Room for a reassembled 9000-byte datagram with its IP header.
     public static let datagramSlot = 9216
+    /// Room for the largest IPv4 packet (65,535 bytes) with its Ethernet header, rounded up
+    /// to a cache line: a TSO segment on its way down, a coalesced one on its way up.
+    public static let frameSlot = 65_600
 
     public static let channels: [ChannelSpec] = [
         ChannelSpec(name: "newsd-vfs", upper: .newsd, lower: .server(.vfs)),
         ChannelSpec(name: "vfs-udp", upper: .server(.vfs), lower: .server(.udpserver)),
         ChannelSpec(name: "vfs-tcp", upper: .server(.vfs), lower: .server(.tcpserver)),
         ChannelSpec(name: "udp-ip", upper: .server(.udpserver), lower: .server(.ipserver), slot: Topology.datagramSlot),
-        ChannelSpec(name: "tcp-ip", upper: .server(.tcpserver), lower: .server(.ipserver), slot: Topology.datagramSlot),
-        ChannelSpec(name: "ip-pf", upper: .server(.ipserver), lower: .server(.packetfilter)),
-        ChannelSpec(name: "pf-nic", upper: .server(.packetfilter), lower: .server(.nicdriver)),
+        ChannelSpec(name: "tcp-ip", upper: .server(.tcpserver), lower: .server(.ipserver), slot: Topology.frameSlot),
+        ChannelSpec(name: "ip-pf", upper: .server(.ipserver), lower: .server(.packetfilter), slot: Topology.frameSlot),
+        ChannelSpec(name: "pf-nic", upper: .server(.packetfilter), lower: .server(.nicdriver), slot: Topology.frameSlot),
         // Frames the NIC driver mirrors to newsd while `newsctl capture` runs.
-        ChannelSpec(name: "nic-capture", upper: .newsd, lower: .server(.nicdriver)),
+        ChannelSpec(name: "nic-capture", upper: .newsd, lower: .server(.nicdriver), slot: Topology.frameSlot),
     ]
 
     public static func channels(of endpoint: Endpoint) -> [ChannelSpec] {

@@ -95,9 +95,10 @@ public final class ServerRuntime {
     /// ring we consume that fails validation is resynchronized (its queued messages are
     /// dropped and counted), so one bad index cannot keep the server down.
     func attach(_ end: LaunchArguments.ChannelEnd) throws -> any Channel {
-        let slot = ChannelSpec.named(end.name)?.slot ?? ChannelLayout.maxPayload
+        let spec = ChannelSpec.named(end.name)
+        let slot = spec?.slot ?? ChannelLayout.maxPayload
         guard args.shm else { return KernelChannel(name: end.name, fd: end.fd, slot: slot) }
-        let capacity = args.ringCapacity
+        let capacity = spec?.capacity(ring: args.ringCapacity) ?? args.ringCapacity
         let region = try SharedRegion(fd: end.fd, size: ChannelLayout.regionSize(capacity: capacity, slot: slot), name: end.name)
         let bellRegion = try SharedRegion(fd: end.peerBellFD, size: Doorbell.regionSize, name: "\(end.name) peer doorbell")
         let bell = Doorbell(at: bellRegion.base, eventFD: end.peerWakeFD)

@@ -89,6 +89,23 @@ public enum FD {
         }
     }
 
+    /// One gathering write of `head` then `body` (a device write of one frame with a header
+    /// in front, without copying the two together). False on error or a short write.
+    @inline(__always)
+    public static func writeOnce(_ fd: Int32, _ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) -> Bool {
+        var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+                   iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count))
+        return withUnsafeMutablePointer(to: &iov) { p in
+            p.withMemoryRebound(to: iovec.self, capacity: 2) { v in
+                while true {
+                    let n = Glibc.writev(fd, v, 2)
+                    if n >= 0 { return n == head.count + body.count }
+                    if errno != EINTR { return false }
+                }
+            }
+        }
+    }
+
     /// Opens (creating if need be) a file for sharing by mapping, at least `size` bytes, with
     /// `mode` set explicitly (not narrowed by the umask).
     public static func openShared(_ path: String, size: Int, mode: mode_t) throws(SystemError) -> Int32 {

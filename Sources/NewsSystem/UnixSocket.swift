@@ -16,6 +16,16 @@ public enum UnixSocket {
         return (fds[0], fds[1])
     }
 
+    /// Lets `fd` queue `bytes` of messages (SO_SNDBUFFORCE, which root may use beyond
+    /// wmem_max; else SO_SNDBUF as far as the limit allows). A kernel-path channel that
+    /// carries 64 KB segments needs more than the default's three of them in flight.
+    public static func setSendBuffer(_ fd: Int32, bytes: Int32) {
+        var v = bytes
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
     /// A pair of connected, non-blocking SOCK_SEQPACKET sockets: a socket's kick. Each end is
     /// its own open file, so what one holder does to its end's flags (blocking, say) cannot
     /// make the other end's reads block.

@@ -271,7 +271,9 @@ extension TCPConnection {
         guard usable > 0 else { s.overrideAt = nil; return nil }
         // RFC 5681 4.1: after an idle period longer than the RTO, restart from the initial window.
         if s.outstanding == 0, s.lastSent != 0, now &- s.lastSent > s.rto.timeout { s.congestion.restartAfterIdle() }
-        let length = min(unsent, usable, smss)
+        // With segmentation offload, a send may cover many MSS at once: the link cuts it.
+        let burst = configuration.segmentationOffload ? max(smss, configuration.offloadedSegmentBytes) : smss
+        let length = min(unsent, usable, burst)
         let idle = configuration.noDelay || s.outstanding == 0
         let override = s.overrideAt.map { now >= $0 } ?? false
         guard length >= smss || (length == unsent && idle) || (length >= s.maxWindow / 2 && idle) || override else {
@@ -312,13 +314,25 @@ extension TCPConnection {
                                   payloadOffset: s.offset(of: range.start), payloadLength: max(0, dataEnd - range.start),
                                   isRetransmission: retransmission)
         fillAcknowledgment(&seg, b, at: now)
-        // Options take room from the data (RFC 9293 3.7.1): shorten it to fit the MSS.
-        let maxPayload = max(1, (options?.sendMSS ?? 536) - seg.options.emittedLength)
+        // Options take room from the data (RFC 9293 3.7.1): shorten it to fit the MSS. An
+        // offloaded segment is cut by the link into such segments, each with these options:
+        // it holds a whole number of them (the last may be short) up to the offload limit.
+        let wirePayload = max(1, (options?.sendMSS ?? 536) - seg.options.emittedLength)
+        var maxPayload = wirePayload
+        if configuration.segmentationOffload, !retransmission, seg.payloadLength > wirePayload {
+            let limit = max(wirePayload, configuration.offloadedSegmentBytes - seg.options.emittedLength)
+            var n = min(seg.payloadLength, limit)
+            // Only the last of the written data may end in a short piece: elsewhere a short
+            // wire segment would sit in the middle of the stream.
+            if range.start + n != s.dataEnd(b) { n = max(wirePayload, n / wirePayload * wirePayload) }
+            maxPayload = n
+        }
         if seg.payloadLength > maxPayload {
             seg.payloadLength = maxPayload
             fin = false
             dataEnd = range.start + maxPayload
         }
+        if seg.payloadLength > wirePayload { seg.segmentSize = wirePayload }
         if fin { seg.flags.insert(.fin) }
         if seg.payloadLength > 0 && dataEnd == s.dataEnd(b) { seg.flags.insert(.psh) }
         let sent = SequenceRange(start: range.start, end: dataEnd + (fin ? 1 : 0))

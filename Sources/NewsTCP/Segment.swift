@@ -49,6 +49,9 @@ public struct OutgoingSegment: Sendable, Equatable {
     public var payloadLength: Int
     /// Whether this sends sequence space a second time (for counters and captures).
     public var isRetransmission: Bool
+    /// 0 for a segment that goes on the wire as it is; else the payload bytes of each of the
+    /// segments the link cuts this one into (TSO, `TCPConfiguration.segmentationOffload`).
+    public var segmentSize: Int = 0
 
     public init(sequence: SequenceNumber, acknowledgment: SequenceNumber, flags: TCPFlags, window: UInt16,
                 options: TCPOptions = TCPOptions(), payloadOffset: UInt64 = 0, payloadLength: Int = 0, isRetransmission: Bool = false) {

@@ -37,6 +37,14 @@ public struct TCPConfiguration: Sendable, Equatable {
     public var challengeAcksPerSecond = 10
     /// Sender silly-window avoidance's override timeout (RFC 9293 3.8.6.2.1, 0.1 to 1 s).
     public var sendOverride: UInt64 = 200_000_000
+    /// Segmentation offload (TSO): the link cuts a segment into MSS-sized ones itself, each
+    /// with the same header and options, so new data may leave in segments of up to
+    /// `offloadedSegmentBytes` of payload (`OutgoingSegment.segmentSize` then says how the
+    /// link must cut). Retransmissions stay one MSS each, as loss recovery counts them.
+    public var segmentationOffload = false
+    /// The largest payload of an offloaded segment: an IPv4 packet's 65,535 bytes less the
+    /// IP header and the largest TCP header (Linux's GSO limit is the same 64 KB).
+    public var offloadedSegmentBytes = 65_535 - 20 - 60
 
     public init() {}
 

@@ -95,9 +95,26 @@ public struct TCPHeader: Hashable, Sendable {
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, options: TCPOptions?, payload: UnsafeRawBufferPointer,
                      src: IPv4Address, dst: IPv4Address) -> Int {
+        let headerLength = TCPHeaderView.minHeaderLength + (options?.emittedLength ?? 0)
+        guard headerLength + payload.count <= buffer.count else { return 0 }
+        buffer.copyBytes(payload, at: headerLength)
+        return emit(into: buffer, options: options, payloadInPlace: payload.count, src: src, dst: dst, partialChecksum: false)
+    }
+
+    /// The header length `options` make (20 to 60).
+    public static func headerLength(options: TCPOptions?) -> Int { TCPHeaderView.minHeaderLength + (options?.emittedLength ?? 0) }
+
+    /// Writes the header in front of `payloadLength` bytes of payload the caller already put
+    /// at `headerLength(options:)` in `buffer` (so a payload is copied once, straight into
+    /// the frame). With `partialChecksum` the checksum field gets only the pseudo-header sum,
+    /// not complemented, for a device to finish (virtio's VIRTIO_NET_HDR_F_NEEDS_CSUM); else
+    /// the whole checksum. Returns the segment length, or 0 as `emit(into:options:payload:)`.
+    @discardableResult
+    public func emit(into buffer: UnsafeMutableRawBufferPointer, options: TCPOptions?, payloadInPlace payloadLength: Int,
+                     src: IPv4Address, dst: IPv4Address, partialChecksum: Bool) -> Int {
         let optionBytes = options?.emittedLength ?? 0
         let headerLength = TCPHeaderView.minHeaderLength + optionBytes
-        let length = headerLength + payload.count
+        let length = headerLength + payloadLength
         guard optionBytes <= 40, length <= Int(UInt16.max), buffer.count >= length else { return 0 }
         buffer.writeU16(sourcePort, at: 0)
         buffer.writeU16(destinationPort, at: 2)
@@ -112,10 +129,13 @@ public struct TCPHeader: Hashable, Sendable {
             let area = UnsafeMutableRawBufferPointer(rebasing: buffer[TCPHeaderView.minHeaderLength..<headerLength])
             guard options.emit(into: area) == optionBytes else { return 0 }
         }
-        buffer.copyBytes(payload, at: headerLength)
         var c = InternetChecksum.pseudoHeader(src: src, dst: dst, protocol: .tcp, length: length)
-        c.add(buffer.readOnly(0..<length))
-        buffer.writeU16(c.finalize(), at: 16)
+        if partialChecksum {
+            buffer.writeU16(c.foldedSum, at: 16)
+        } else {
+            c.add(buffer.readOnly(0..<length))
+            buffer.writeU16(c.finalize(), at: 16)
+        }
         return length
     }
 }

@@ -248,29 +248,53 @@ extension TCPCore {
 
     // MARK: - Segments out
 
-    /// Builds the IP packet for `seg` (payload copied from the socket's send area) and
-    /// hands it to ipserver.
+    /// Builds the IP packet for `seg` (payload copied from the socket's send area straight
+    /// into the packet) and hands it to ipserver. With offloads the TCP checksum is left
+    /// partial for the device to finish, and a segment longer than one MSS asks the device
+    /// to cut it (TSO).
     func output(_ seg: OutgoingSegment, tuple t: FourTuple, from s: TCPSocketState?, ports: Ports) {
-        var data = UnsafeRawBufferPointer(rebasing: payload[0..<0])
+        let options = seg.options == TCPOptions() ? nil : seg.options
+        let tcpHeaderLength = TCPHeader.headerLength(options: options)
+        let ipHeaderLength = IPv4Packet.minHeaderLength
+        let at = ipHeaderLength + tcpHeaderLength
+        guard seg.payloadLength >= 0, at + seg.payloadLength <= min(frame.count, 65_535) else { counters.bump("segments_too_big"); return }
         if seg.payloadLength > 0 {
-            guard let s, seg.payloadLength <= payload.count - 60,
-                  s.stream.copyOut(streamOffset: seg.payloadOffset, count: seg.payloadLength, into: payload) else {
+            guard let s, s.stream.copyOut(streamOffset: seg.payloadOffset, count: seg.payloadLength,
+                                          into: UnsafeMutableRawBufferPointer(rebasing: frame[at..<(at + seg.payloadLength)])) else {
                 counters.bump("segments_payload_unavailable")
                 return
             }
-            data = UnsafeRawBufferPointer(rebasing: payload[0..<seg.payloadLength])
+            counters.bump("payload_bytes_copied_out", UInt64(seg.payloadLength))
         }
         let header = TCPHeader(sourcePort: t.localPort, destinationPort: t.remotePort, sequenceNumber: seg.sequence.rawValue,
                                acknowledgmentNumber: seg.acknowledgment.rawValue, flags: seg.flags, window: seg.window)
-        let options = seg.options == TCPOptions() ? nil : seg.options
-        let tcpLength = TCPHeaderView.minHeaderLength + (options?.emittedLength ?? 0) + data.count
+        let tcpLength = tcpHeaderLength + seg.payloadLength
         let ipHeader = IPv4Header(source: address, destination: IPv4Address(t.remoteAddress), protocol: .tcp, payloadLength: tcpLength)
         let h = ipHeader.emit(into: frame)
-        let n = header.emit(into: UnsafeMutableRawBufferPointer(rebasing: frame[h...]), options: options, payload: data,
-                            src: address, dst: IPv4Address(t.remoteAddress))
-        guard h > 0, n > 0 else { counters.bump("segments_too_big"); return }
-        if ports.send(ip, Message(kind: .datagram, seq: 0), payload: UnsafeRawBufferPointer(rebasing: frame[0..<(h + n)])) {
+        let n = header.emit(into: UnsafeMutableRawBufferPointer(rebasing: frame[h...]), options: options, payloadInPlace: seg.payloadLength,
+                            src: address, dst: IPv4Address(t.remoteAddress), partialChecksum: offloads)
+        guard h == ipHeaderLength, n == tcpLength else { counters.bump("segments_too_big"); return }
+        var m = Message(kind: .datagram, seq: 0)
+        if offloads {
+            var o = PacketOffload()
+            o.checksumPartial = true
+            o.checksumStart = UInt16(h)
+            o.checksumOffset = 16
+            if seg.segmentSize > 0 && seg.payloadLength > seg.segmentSize {
+                o.segmentSize = UInt16(clamping: seg.segmentSize)
+                o.headerLength = UInt8(at)
+            }
+            m.offload = o
+        }
+        if ports.send(ip, m, payload: UnsafeRawBufferPointer(rebasing: frame[0..<(h + n)])) {
             counters.bump("segments_out")
+            if m.offload.segmentSize > 0 {
+                counters.bump("tso_segments_out")
+                counters.bump("wire_segments_out", UInt64((seg.payloadLength + seg.segmentSize - 1) / seg.segmentSize))
+            } else {
+                counters.bump("wire_segments_out")
+            }
+            counters.bump("payload_bytes_out", UInt64(seg.payloadLength))
             if seg.isRetransmission { counters.bump("segments_retransmitted") }
             if seg.flags.contains(.rst) { counters.bump("resets_out") }
         } else {

@@ -50,8 +50,13 @@ final class TCPCore: ServerCore {
     static let saveInterval: UInt64 = 100_000_000
     var nextWake: UInt64?
     var scratch: [OutgoingSegment] = []
-    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.datagramSlot, alignment: 64)
-    let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.datagramSlot, alignment: 64)
+    /// The IP packet being built: a segment's payload is copied from the send area straight
+    /// into it, once. Room for a 64 KB TSO segment.
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.frameSlot, alignment: 64)
+    /// Whether the link below takes partial checksums and TSO segments (newsd's
+    /// `nic.offloads`): then the device, not tcpserver, sums the payload, and new data leaves
+    /// in segments of up to 64 KB.
+    let offloads: Bool
 
     init(_ context: ServerContext) throws {
         guard let ip = context.ports.index(of: "tcp-ip") else { throw LaunchArguments.Invalid(description: "tcpserver needs tcp-ip") }
@@ -77,6 +82,8 @@ final class TCPCore: ServerCore {
             guard let v = UInt64(t), (1...500).contains(v) else { throw LaunchArguments.Invalid(description: "tcpserver: bad tcp.delayed_ack_ms \(t)") }
             c.delayedAck = v * 1_000_000
         }
+        offloads = p["nic.offloads"] == "1"
+        c.segmentationOffload = offloads
         base = c
         control = context.args.deviceFD
         log = context.log

@@ -129,7 +129,7 @@ final class ConfigTests: XCTestCase {
         }
         XCTAssertEqual(keys, ["ipc", "uid_base", "control_socket", "app_socket", "app_group", "control_group", "fault_injection", "ring_capacity",
                               "spin", "linger_us", "log_level", "period_ms", "backoff_initial_ms", "backoff_max_ms", "intensity",
-                              "window_s", "stable_s", "startup_timeout_ms", "backend", "cable", "cable_side", "tap", "netns", "mac",
+                              "window_s", "stable_s", "startup_timeout_ms", "backend", "cable", "cable_side", "tap", "netns", "mac", "offloads",
                               "in_loss", "in_duplicate", "in_reorder", "in_delay_us",
                               "out_loss", "out_duplicate", "out_reorder", "out_delay_us",
                               "address", "gateway", "mtu", "congestion", "time_wait_s", "delayed_ack_ms", "rules", "apps_per_uid", "sockets_per_uid", "apps", "sockets"])

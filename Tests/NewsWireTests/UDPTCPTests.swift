@@ -152,3 +152,43 @@ final class TCPTests: XCTestCase {
         }
     }
 }
+
+/// The virtio-net header of a TAP with IFF_VNET_HDR, and a TCP header emitted in front of a
+/// payload already in place with a partial checksum (what the device finishes).
+final class VirtioAndPartialChecksumTests: XCTestCase {
+    func testVirtioHeaderRoundTripAndLayout() {
+        let h = VirtioNetHeader(flags: .needsChecksum, gsoType: .tcpv4, ecn: true, headerLength: 66, gsoSize: 1448,
+                                checksumStart: 34, checksumOffset: 16)
+        var bytes = [UInt8](repeating: 0xEE, count: VirtioNetHeader.length)
+        bytes.withUnsafeMutableBytes { h.emit(into: $0) }
+        XCTAssertEqual(bytes, [1, 0x81, 66, 0, 0xA8, 0x05, 34, 0, 16, 0], "little-endian fields, ECN or-ed into gso_type")
+        XCTAssertEqual(bytes.withUnsafeBytes { VirtioNetHeader($0) }, h)
+    }
+
+    func testVirtioHeaderRejectsShortAndUnknownGSO() {
+        XCTAssertNil([UInt8](repeating: 0, count: 9).withUnsafeBytes { VirtioNetHeader($0) })
+        XCTAssertNil([UInt8]([0, 2, 0, 0, 0, 0, 0, 0, 0, 0]).withUnsafeBytes { VirtioNetHeader($0) }, "gso_type 2 does not exist")
+        XCTAssertEqual([UInt8](repeating: 0, count: 10).withUnsafeBytes { VirtioNetHeader($0) }, .plain)
+    }
+
+    func testPartialChecksumIsFinishedBySummingFromTheHeader() {
+        let src = IPv4Address(198, 18, 0, 2), dst = IPv4Address(198, 18, 0, 1)
+        let payload = (0..<3001).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let header = TCPHeader(sourcePort: 80, destinationPort: 40000, sequenceNumber: 1, acknowledgmentNumber: 2, flags: .ack, window: 100)
+        var full = [UInt8](repeating: 0, count: 20 + payload.count)
+        var partial = full
+        let n = full.withUnsafeMutableBytes { b in payload.withUnsafeBytes { header.emit(into: b, options: nil, payload: $0, src: src, dst: dst) } }
+        XCTAssertEqual(n, full.count)
+        partial.replaceSubrange(20..., with: payload)
+        let m = partial.withUnsafeMutableBytes { header.emit(into: $0, options: nil, payloadInPlace: payload.count, src: src, dst: dst, partialChecksum: true) }
+        XCTAssertEqual(m, n)
+        XCTAssertEqual(Array(partial[0..<16]), Array(full[0..<16]))
+        // The device's part: the ones' complement sum over the segment, the field included.
+        var sum = InternetChecksum()
+        partial.withUnsafeBytes { sum.add($0) }
+        let finished = sum.finalize()
+        XCTAssertEqual([UInt8(finished >> 8), UInt8(finished & 0xFF)], Array(full[16..<18]))
+        XCTAssertEqual(InternetChecksum.pseudoHeader(src: src, dst: dst, protocol: .tcp, length: n).foldedSum,
+                       UInt16(partial[16]) << 8 | UInt16(partial[17]), "the field holds the pseudo-header sum, not complemented")
+    }
+}
