@@ -240,24 +240,24 @@ extension IPCore {
         }
     }
 
-    /// Writes an Ethernet header and `body` into the frame buffer and sends it down.
+    /// Writes an Ethernet header and `body` straight into the slot of the frame going down
+    /// (no copy of a frame built elsewhere).
     func emitFrame(to destination: MACAddress, type: EtherType, length: Int, offload: PacketOffload = .none, ports: Ports,
                    _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         let total = EthernetFrame.headerLength + length
-        guard total <= frame.count else { counters.bump("dropped_frame_too_big"); return }
-        _ = EthernetHeader(destination: destination, source: mac, etherType: type).emit(into: frame)
-        let written = body(UnsafeMutableRawBufferPointer(rebasing: frame[EthernetFrame.headerLength..<total]))
-        guard written == length else { counters.bump("frame_emit_failed"); return }
-        // Ethernet's minimum frame (60 bytes before the FCS): pad short ones with zeros.
-        var size = total
-        if size < 60 {
-            UnsafeMutableRawBufferPointer(rebasing: frame[size..<60]).initializeMemory(as: UInt8.self, repeating: 0)
-            size = 60
-        }
         var m = Message(kind: .frame, seq: 0)
         m.offload = offload
-        if !ports.send(down, m, payload: UnsafeRawBufferPointer(rebasing: frame[0..<size])) {
-            counters.bump("dropped_down_full")
+        var failure: String?
+        let sent = ports.send(down, m) { frame in
+            guard total <= frame.count else { failure = "dropped_frame_too_big"; return nil }
+            _ = EthernetHeader(destination: destination, source: mac, etherType: type).emit(into: frame)
+            let written = body(UnsafeMutableRawBufferPointer(rebasing: frame[EthernetFrame.headerLength..<total]))
+            guard written == length else { failure = "frame_emit_failed"; return nil }
+            // Ethernet's minimum frame (60 bytes before the FCS): pad short ones with zeros.
+            guard total < 60 else { return total }
+            UnsafeMutableRawBufferPointer(rebasing: frame[total..<60]).initializeMemory(as: UInt8.self, repeating: 0)
+            return 60
         }
+        if !sent { counters.bump(failure ?? "dropped_down_full") }
     }
 }

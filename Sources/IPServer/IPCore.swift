@@ -35,7 +35,6 @@ final class IPCore: ServerCore {
     let log: Logger
     /// Whether the link below takes partial checksums and TSO segments (newsd's `nic.offloads`).
     let offloads: Bool
-    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.frameSlot, alignment: 64)
 
     init(_ context: ServerContext) throws {
         let p = context.args.params

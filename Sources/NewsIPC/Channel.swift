@@ -36,6 +36,11 @@ public protocol Channel: AnyObject {
     /// only valid inside `body`; its length has been checked against the slot size. Messages
     /// whose length is impossible are dropped and counted in `malformed`.
     func receive(max: Int, _ body: (Message, UnsafeRawBufferPointer) -> Void) throws(ChannelError) -> Int
+    /// Sends one message whose payload `build` writes straight into the slot it will travel
+    /// in (no copy of a payload built elsewhere): `build` gets the slot's `maxPayload` bytes
+    /// and returns how many it wrote, or nil to send nothing. Returns false (without calling
+    /// `build`) if there is no room now, or if `build` gave up.
+    func send(_ message: Message, building build: (UnsafeMutableRawBufferPointer) -> Int?) throws(ChannelError) -> Bool
     /// Messages dropped because their framing was impossible (a peer writing garbage).
     var malformed: UInt64 { get }
     /// The largest payload one message can carry on this channel.
@@ -120,6 +125,20 @@ public final class ShmChannel: Channel {
         return true
     }
 
+    public func send(_ message: Message, building build: (UnsafeMutableRawBufferPointer) -> Int?) throws(ChannelError) -> Bool {
+        let slot: Int?
+        do { slot = try tx.nextSlot() } catch { throw .ring(error) }
+        guard let slot else { return false }
+        // The slot is ours until the message is published: the consumer cannot look yet.
+        guard let n = build(UnsafeMutableRawBufferPointer(start: txData + slot * maxPayload, count: maxPayload)),
+              n >= 0, n <= maxPayload else { return false }
+        var m = message
+        m.len = UInt32(n)
+        tx.publish(m)
+        peerBell.ring()
+        return true
+    }
+
     public func receive(max: Int, _ body: (Message, UnsafeRawBufferPointer) -> Void) throws(ChannelError) -> Int {
         let want = Swift.min(max, peeked.count)
         let (n, first): (Int, Int)
@@ -178,6 +197,22 @@ public final class KernelChannel: Channel {
         if payload.count > 0 { (outgoing.baseAddress! + MemoryLayout<Message>.size).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
         while true {
             let r = Glibc.send(fd, outgoing.baseAddress, MemoryLayout<Message>.size + payload.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+            if r >= 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS { return false }
+            if errno == EPIPE || errno == ECONNRESET { throw .peerClosed }
+            throw .system(SystemError("send on \(name)"))
+        }
+    }
+
+    public func send(_ message: Message, building build: (UnsafeMutableRawBufferPointer) -> Int?) throws(ChannelError) -> Bool {
+        let header = MemoryLayout<Message>.size
+        guard let n = build(UnsafeMutableRawBufferPointer(rebasing: outgoing[header...])), n >= 0, n <= maxPayload else { return false }
+        var m = message
+        m.len = UInt32(n)
+        outgoing.storeBytes(of: m, as: Message.self)
+        while true {
+            let r = Glibc.send(fd, outgoing.baseAddress, header + n, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
             if r >= 0 { return true }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS { return false }

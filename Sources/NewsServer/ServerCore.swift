@@ -81,6 +81,29 @@ public final class Ports {
 
     public func index(of name: String) -> Int? { names.firstIndex(of: name) }
 
+    /// Sends one message whose payload `build` writes in place (`Channel.send(_:building:)`):
+    /// false, counted as a drop, if the ring is full; false if `build` gave up (nil).
+    @discardableResult
+    public func send(_ port: Int, _ message: Message, building build: (UnsafeMutableRawBufferPointer) -> Int?) -> Bool {
+        guard channels.indices.contains(port) else { counters.bump(counters.unroutable); return false }
+        var gaveUp = false
+        do throws(ChannelError) {
+            if try channels[port].send(message, building: { b in
+                let n = build(b)
+                if n == nil { gaveUp = true }
+                return n
+            }) {
+                counters.sent(1, on: port)
+                return true
+            }
+            if !gaveUp { counters.bump(counters.droppedFull) }
+        } catch {
+            counters.bump(counters.ringCorrupt)
+            counters.bump(counters.droppedFull)
+        }
+        return false
+    }
+
     /// Sends one message with its payload. A full ring drops it (there are no unbounded
     /// queues) and counts the drop; a broken channel is counted too.
     @discardableResult

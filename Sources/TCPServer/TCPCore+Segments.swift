@@ -65,7 +65,7 @@ extension TCPCore {
                 _ = tw.connection.segmentArrived(seg, buffers: StreamBuffers(), at: now)
                 transmit(&tw.connection, tuple: tw.tuple, socket: nil, buffers: StreamBuffers(), at: now, ports: ports)
                 account(before, tw.connection.counters)
-                if tw.connection.state == .closed { forgetTimeWait(id) } else { timeWaits[id] = tw }
+                if tw.connection.state == .closed { forgetTimeWait(id) } else { parkTimeWait(id, tuple: tw.tuple, tw.connection) }
             } else {
                 deliver(seg, data, to: id, ports: ports, at: now)
             }
@@ -170,7 +170,7 @@ extension TCPCore {
                 transmit(&h.connection, tuple: t, socket: nil, buffers: StreamBuffers(receiveCapacity: capacity), at: now, ports: ports)
             } else {
                 transmit(&h.connection, tuple: t, socket: nil, buffers: StreamBuffers(receiveCapacity: capacity), at: now, ports: ports)
-                halfOpen[t] = h
+                parkHalfOpen(t, listener: h.listener, h.connection)
             }
             return
         }
@@ -182,7 +182,7 @@ extension TCPCore {
         case .open(var c):
             if let s = sockets[l] { s.configure(&c.configuration) }
             transmit(&c, tuple: t, socket: nil, buffers: StreamBuffers(receiveCapacity: capacity), at: now, ports: ports)
-            halfOpen[t] = (l, c)
+            parkHalfOpen(t, listener: l, c)
             counters.bump("syns_accepted")
         case .reply(let r):
             output(r, tuple: t, from: nil, ports: ports)

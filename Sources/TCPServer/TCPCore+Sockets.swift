@@ -257,28 +257,12 @@ extension TCPCore {
         let tcpHeaderLength = TCPHeader.headerLength(options: options)
         let ipHeaderLength = IPv4Packet.minHeaderLength
         let at = ipHeaderLength + tcpHeaderLength
-        guard seg.payloadLength >= 0, at + seg.payloadLength <= min(frame.count, 65_535) else { counters.bump("segments_too_big"); return }
-        if seg.payloadLength > 0 {
-            guard let s, s.stream.copyOut(streamOffset: seg.payloadOffset, count: seg.payloadLength,
-                                          into: UnsafeMutableRawBufferPointer(rebasing: frame[at..<(at + seg.payloadLength)])) else {
-                counters.bump("segments_payload_unavailable")
-                return
-            }
-            counters.bump("payload_bytes_copied_out", UInt64(seg.payloadLength))
-        }
-        let header = TCPHeader(sourcePort: t.localPort, destinationPort: t.remotePort, sequenceNumber: seg.sequence.rawValue,
-                               acknowledgmentNumber: seg.acknowledgment.rawValue, flags: seg.flags, window: seg.window)
-        let tcpLength = tcpHeaderLength + seg.payloadLength
-        let ipHeader = IPv4Header(source: address, destination: IPv4Address(t.remoteAddress), protocol: .tcp, payloadLength: tcpLength)
-        let h = ipHeader.emit(into: frame)
-        let n = header.emit(into: UnsafeMutableRawBufferPointer(rebasing: frame[h...]), options: options, payloadInPlace: seg.payloadLength,
-                            src: address, dst: IPv4Address(t.remoteAddress), partialChecksum: offloads)
-        guard h == ipHeaderLength, n == tcpLength else { counters.bump("segments_too_big"); return }
+        guard seg.payloadLength >= 0, at + seg.payloadLength <= 65_535 else { counters.bump("segments_too_big"); return }
         var m = Message(kind: .datagram, seq: 0)
         if offloads {
             var o = PacketOffload()
             o.checksumPartial = true
-            o.checksumStart = UInt16(h)
+            o.checksumStart = UInt16(ipHeaderLength)
             o.checksumOffset = 16
             if seg.segmentSize > 0 && seg.payloadLength > seg.segmentSize {
                 o.segmentSize = UInt16(clamping: seg.segmentSize)
@@ -286,17 +270,41 @@ extension TCPCore {
             }
             m.offload = o
         }
-        if ports.send(ip, m, payload: UnsafeRawBufferPointer(rebasing: frame[0..<(h + n)])) {
+        var failure: String?
+        // The packet is built in the channel's slot itself: the payload is copied once, from
+        // the send area into the slot ipserver reads.
+        let sent = ports.send(ip, m) { packet in
+            guard at + seg.payloadLength <= packet.count else { failure = "segments_too_big"; return nil }
+            if seg.payloadLength > 0 {
+                guard let s, s.stream.copyOut(streamOffset: seg.payloadOffset, count: seg.payloadLength,
+                                              into: UnsafeMutableRawBufferPointer(rebasing: packet[at..<(at + seg.payloadLength)])) else {
+                    failure = "segments_payload_unavailable"
+                    return nil
+                }
+            }
+            let header = TCPHeader(sourcePort: t.localPort, destinationPort: t.remotePort, sequenceNumber: seg.sequence.rawValue,
+                                   acknowledgmentNumber: seg.acknowledgment.rawValue, flags: seg.flags, window: seg.window)
+            let tcpLength = tcpHeaderLength + seg.payloadLength
+            let ipHeader = IPv4Header(source: address, destination: IPv4Address(t.remoteAddress), protocol: .tcp, payloadLength: tcpLength)
+            let h = ipHeader.emit(into: packet)
+            let n = header.emit(into: UnsafeMutableRawBufferPointer(rebasing: packet[h...]), options: options, payloadInPlace: seg.payloadLength,
+                                src: address, dst: IPv4Address(t.remoteAddress), partialChecksum: offloads)
+            guard h == ipHeaderLength, n == tcpLength else { failure = "segments_too_big"; return nil }
+            return h + n
+        }
+        if sent {
             counters.bump("segments_out")
+            if seg.payloadLength > 0 { counters.bump("payload_bytes_copied_out", UInt64(seg.payloadLength)) }
             if m.offload.segmentSize > 0 {
                 counters.bump("tso_segments_out")
                 counters.bump("wire_segments_out", UInt64((seg.payloadLength + seg.segmentSize - 1) / seg.segmentSize))
             } else {
                 counters.bump("wire_segments_out")
             }
-            counters.bump("payload_bytes_out", UInt64(seg.payloadLength))
             if seg.isRetransmission { counters.bump("segments_retransmitted") }
             if seg.flags.contains(.rst) { counters.bump("resets_out") }
+        } else if let failure {
+            counters.bump(failure)
         } else {
             // Like a loss on the wire: the connection's timers send it again.
             counters.bump("segments_out_ip_full")

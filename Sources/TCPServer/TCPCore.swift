@@ -32,6 +32,10 @@ final class TCPCore: ServerCore {
     /// Connections in TIME-WAIT whose application has let go: a TIME-WAIT connection sends
     /// and receives no data, so it gives its region back and lives on here, by socket id.
     var timeWaits: [UInt32: (tuple: FourTuple, connection: TCPConnection)] = [:]
+    /// The deadlines of the TIME-WAIT and half-open connections above: a pass looks at the
+    /// ones that are due, not at all of them (thousands, under a connection-per-request load).
+    var timeWaitTimers = DeadlineHeap<UInt32>()
+    var halfOpenTimers = DeadlineHeap<FourTuple>()
     /// Accept notices waiting for room in their listener's control ring.
     var notices: [UInt32: [Message]] = [:]
     /// Control blocks found after a restart: their connections are reset when newsd hands
@@ -50,9 +54,6 @@ final class TCPCore: ServerCore {
     static let saveInterval: UInt64 = 100_000_000
     var nextWake: UInt64?
     var scratch: [OutgoingSegment] = []
-    /// The IP packet being built: a segment's payload is copied from the send area straight
-    /// into it, once. Room for a 64 KB TSO segment.
-    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Topology.frameSlot, alignment: 64)
     /// Whether the link below takes partial checksums and TSO segments (newsd's
     /// `nic.offloads`): then the device, not tcpserver, sums the payload, and new data leaves
     /// in segments of up to 64 KB.
@@ -260,7 +261,7 @@ final class TCPCore: ServerCore {
     /// connection (and its 4-tuple in the table) stays for the rest of TIME-WAIT.
     func retire(_ s: TCPSocketState) {
         guard let c = s.connection, let t = s.tuple, c.state == .timeWait, s.applicationClosed else { return }
-        timeWaits[s.id] = (t, c)
+        parkTimeWait(s.id, tuple: t, c)
         // Its control block stays until TIME-WAIT ends: `newsctl ss` shows it, as ss does.
         sockets[s.id] = nil
         kicks[s.kick] = nil
@@ -269,6 +270,18 @@ final class TCPCore: ServerCore {
         s.release()
         counters.bump("sockets_closed")
         counters.bump("time_waits_without_region")
+    }
+
+    /// Stores a TIME-WAIT connection and the deadline it waits for.
+    func parkTimeWait(_ id: UInt32, tuple t: FourTuple, _ c: TCPConnection) {
+        timeWaits[id] = (t, c)
+        if let d = c.nextDeadline { timeWaitTimers.push(d, id) }
+    }
+
+    /// Stores a half-open connection and the deadline it waits for.
+    func parkHalfOpen(_ t: FourTuple, listener: UInt32, _ c: TCPConnection) {
+        halfOpen[t] = (listener, c)
+        if let d = c.nextDeadline { halfOpenTimers.push(d, t) }
     }
 
     func forgetTimeWait(_ id: UInt32) {
@@ -313,39 +326,33 @@ final class TCPCore: ServerCore {
             if let d = sockets[s.id]?.connection?.nextDeadline { wake = min(wake ?? d, d) }
         }
         dirty.removeAll()
-        for (id, tw) in timeWaits {
-            var c = tw.connection
-            if let d = c.nextDeadline, d <= now {
-                transmit(&c, tuple: tw.tuple, socket: nil, buffers: StreamBuffers(), at: now, ports: ports)
-                worked = true
-            }
-            if c.state == .closed {
-                forgetTimeWait(id)
-            } else {
-                timeWaits[id] = (tw.tuple, c)
-                if let d = c.nextDeadline { wake = min(wake ?? d, d) }
-            }
+        // Only the parked connections whose timer is due; an entry whose connection is gone
+        // or whose timer moved since it was pushed is stale and passed over.
+        while let (_, id) = timeWaitTimers.popDue(now) {
+            guard var tw = timeWaits[id], let d = tw.connection.nextDeadline, d <= now else { continue }
+            transmit(&tw.connection, tuple: tw.tuple, socket: nil, buffers: StreamBuffers(), at: now, ports: ports)
+            worked = true
+            if tw.connection.state == .closed { forgetTimeWait(id) } else { parkTimeWait(id, tuple: tw.tuple, tw.connection) }
         }
+        if let d = timeWaitTimers.earliest { wake = min(wake ?? d, d) }
         for id in Array(unsaved) {
             guard let s = sockets[id] else { unsaved.remove(id); continue }
             let due = s.lastSaved &+ Self.saveInterval
             if now >= due { save(s, at: now, force: false) } else { wake = min(wake ?? due, due) }
         }
         // Half-open connections retransmit their SYN-ACKs and time out on their own.
-        for (t, h) in halfOpen {
-            var c = h.connection
-            if let d = c.nextDeadline, d <= now {
-                transmit(&c, tuple: t, socket: nil, buffers: StreamBuffers(receiveCapacity: StreamLayout.defaultReceiveSize), at: now, ports: ports)
-                worked = true
-            }
-            if c.state == .closed {
+        while let (_, t) = halfOpenTimers.popDue(now) {
+            guard var h = halfOpen[t], let d = h.connection.nextDeadline, d <= now else { continue }
+            transmit(&h.connection, tuple: t, socket: nil, buffers: StreamBuffers(receiveCapacity: StreamLayout.defaultReceiveSize), at: now, ports: ports)
+            worked = true
+            if h.connection.state == .closed {
                 halfOpen[t] = nil
                 listeners[h.listener]?.halfOpenEnded()
             } else {
-                halfOpen[t] = (h.listener, c)
-                if let d = c.nextDeadline { wake = min(wake ?? d, d) }
+                parkHalfOpen(t, listener: h.listener, h.connection)
             }
         }
+        if let d = halfOpenTimers.earliest { wake = min(wake ?? d, d) }
         // Nothing tells us when an application takes notices off a full ring: look again soon.
         if !notices.isEmpty { wake = min(wake ?? (now &+ 1_000_000), now &+ 1_000_000) }
         nextWake = wake
