@@ -147,6 +147,8 @@ final class RequestResponseLoad {
     private let buffer: UnsafeMutableRawBufferPointer
     private var result = LoadResult()
     private var recording = false
+    /// When the measured stretch ends: no new connections or requests after it.
+    private var deadline: UInt64 = 0
 
     init(target: BenchTarget, path: String, perConnection: Int, connections: Int, timeoutNanos: UInt64) {
         self.target = target
@@ -161,16 +163,23 @@ final class RequestResponseLoad {
 
     deinit { buffer.deallocate() }
 
-    /// Runs for `seconds`; requests still in flight then are neither counted nor errors.
+    /// Runs for `seconds`, then drains: requests in flight then are finished (within the
+    /// timeout; they are not counted, but their errors are) and their connections closed
+    /// in order, so that neither the next measurement nor the server sees a burst of resets.
     func run(seconds: Double, recording: Bool) -> LoadResult {
         self.recording = recording
         result = LoadResult()
         result.latencies.reserveCapacity(1 << 18)
         let start = Clock.nanos()
-        let deadline = start + UInt64(seconds * 1e9)
+        deadline = start + UInt64(seconds * 1e9)
+        let drainEnd = deadline + timeoutNanos
         var now = start
-        while now < deadline {
-            for i in slots.indices where slots[i].phase == .idle { open(i, now: now) }
+        while true {
+            let draining = now >= deadline
+            if draining && (now >= drainEnd || slots.allSatisfy({ $0.phase == .idle })) { break }
+            if !draining {
+                for i in slots.indices where slots[i].phase == .idle { open(i, now: now) }
+            }
             for i in slots.indices {
                 let s = slots[i]
                 let events: Int16 = switch s.phase {
@@ -180,7 +189,7 @@ final class RequestResponseLoad {
                 }
                 poll.set(i, fd: s.phase == .idle ? -1 : s.fd, events: events)
             }
-            let waitMillis = Int32(min(50, max(1, (deadline - now) / 1_000_000)))
+            let waitMillis = Int32(draining ? 10 : min(50, max(1, (deadline - now) / 1_000_000)))
             poll.wait(count: slots.count, timeoutMillis: waitMillis)
             now = Clock.nanos()
             for i in slots.indices {
@@ -192,8 +201,11 @@ final class RequestResponseLoad {
                 }
             }
         }
-        for i in slots.indices where slots[i].phase != .idle { abort(i) }
-        result.seconds = Double(now - start) / 1e9
+        for i in slots.indices where slots[i].phase != .idle {
+            result.errors.timeout += 1
+            abort(i)
+        }
+        result.seconds = Double(deadline - start) / 1e9
         result.latencies.sort()
         return result
     }
@@ -235,6 +247,7 @@ final class RequestResponseLoad {
         case .connecting:
             let err = LinuxTCP.pendingError(slots[i].fd)
             if err != 0 { count(.connect); abort(i); return }
+            if now >= deadline { abort(i); return }  // draining: an established connection closes with a FIN
             startRequest(i, now: now)
         case .sending:
             sendSome(i, now: now)
@@ -291,12 +304,16 @@ final class RequestResponseLoad {
                 // Nothing was pipelined, so nothing may follow the response.
                 if used < n { count(.malformed); abort(i); return }
                 if slots[i].parser.status != 200 { count(.badStatus); abort(i); return }
-                if recording {
+                if recording && now < deadline {
                     result.completed += 1
                     result.bytes += slots[i].parser.headerBytes + slots[i].parser.bodyReceived
                     result.latencies.append(now - slots[i].started)
                 }
                 slots[i].done += 1
+                if slots[i].done < perConnection && now >= deadline {
+                    abort(i)  // draining: no more requests; nothing is unread, so close sends a FIN
+                    return
+                }
                 if slots[i].done < perConnection {
                     startRequest(i, now: now)
                     return

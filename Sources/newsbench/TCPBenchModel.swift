@@ -151,8 +151,8 @@ enum TCPReport {
     }
 
     /// The readable table: one line per case and target, the ratio to the case's first
-    /// target (by MB/s for bulk, requests/s for request/response). A row with errors says
-    /// how many and of which kind.
+    /// target (by MB/s for bulk, requests/s for request/response). Bulk rows' p50/p99 are of
+    /// whole transfers. A row with errors says how many and of which kind.
     static func table(_ rows: [TCPRow]) -> String {
         var out = "TARGET".padding(16) + "CASE".padding(14) + "CONNS".padding(7) + "REQ/S".padding(10) + "MB/S".padding(10)
             + "P50 µs".padding(10) + "P99 µs".padding(10) + "RATIO".padding(8) + "ERRORS\n"
@@ -161,7 +161,7 @@ enum TCPReport {
             let ratio = ref.rate > 0 ? fixed(r.rate / ref.rate * 100, 0) + "%" : "-"
             let errors = r.errors.total == 0 ? "0" : "\(r.errors.total) (\(describe(r.errors)))"
             out += r.target.padding(16) + r.testCase.padding(14) + String(r.connections).padding(7)
-                + fixed(r.requestsPerSecond, 0).padding(10) + fixed(r.megabytesPerSecond, 1).padding(10)
+                + (r.isBulk ? "-" : fixed(r.requestsPerSecond, 0)).padding(10) + fixed(r.megabytesPerSecond, 1).padding(10)
                 + fixed(Double(r.p50Nanos) / 1000, 1).padding(10) + fixed(Double(r.p99Nanos) / 1000, 1).padding(10)
                 + ratio.padding(8) + errors + "\n"
         }
