@@ -63,6 +63,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM  # a signal still runs cleanup (through EXIT)
 
 # The same server source twice: on libnews, and on Linux sockets.
 cc -O2 -Wall -Werror -Iinclude examples/http_server.c -L"$bin" -lnews -Wl,-rpath,"$bin" -o "$dir/http_server_news"

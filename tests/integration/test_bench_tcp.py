@@ -20,8 +20,15 @@ TARGETS = ["news-shm", "news-kernel", "linux"]
 def test_tcp_bench_script_measures_every_case_against_every_target(tmp_path):
     out_csv = tmp_path / "rows.csv"
     t = time.monotonic()
-    p = subprocess.run([str(ROOT / "scripts" / "bench-tcp.sh"), "--rounds", "1", "--seconds", "1", "--csv", str(out_csv)],
-                       capture_output=True, text=True, timeout=400, cwd=ROOT)
+    proc = subprocess.Popen([str(ROOT / "scripts" / "bench-tcp.sh"), "--rounds", "1", "--seconds", "1", "--csv", str(out_csv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        stdout, stderr = proc.communicate(timeout=400)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the script's trap removes its namespaces and stops newsd
+        stdout, stderr = proc.communicate(timeout=60)
+        raise AssertionError(f"bench-tcp.sh ran past 400 s:\n{stdout}\n{stderr}")
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     print(f"bench-tcp.sh took {time.monotonic() - t:.0f} s\n{p.stdout}")
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
