@@ -14,15 +14,17 @@
 # exit; every run is bounded in time.
 #
 # Usage: scripts/bench-tcp.sh [--rounds N] [--modes shm,kernel] [--seconds S] [--conns C]
-#                             [--cores default|SERVER=CPU,...] [--csv FILE (default: a file in $TMPDIR, named at the end)] [newsbench tcp options, e.g. --cases rr]
+#                             [--cores default|SERVER=CPU,...] [--relay-no-offloads] [--csv FILE (default: a file in $TMPDIR, named at the end)] [newsbench tcp options, e.g. --cases rr]
 # --cores default keeps newsd's own core map; SERVER=CPU,... writes those into [cores]
 # (servers not named are dealt round-robin by newsd), to measure a placement.
+# --relay-no-offloads runs the Linux reference's relay without the virtio-net header and
+# offloads (plain MTU-sized frames), to see what the offloads give Linux on this link.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-tcp.sh: run as root (namespaces, newsd)" >&2; exit 1; }
 swift build -c release 2>&1 | tail -n 1
 bin="$(swift build -c release --show-bin-path)"
-rounds=5; modes="shm kernel"; seconds=5; conns=16; cores=default; csv_out=""; pass=()
+rounds=5; modes="shm kernel"; seconds=5; conns=16; cores=default; csv_out=""; relay_flags=(); pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --cores) cores="$2"; shift 2 ;;
         --cores-default) cores=default; shift ;;
         --csv) csv_out="$2"; shift 2 ;;
+        --relay-no-offloads) relay_flags=(--no-offloads); shift ;;
         *) pass+=("$1"); shift ;;
     esac
 done
@@ -85,7 +88,7 @@ ip netns add "$server"
 ip -n "$client" link set lo up
 ip -n "$server" link set lo up
 # Linux reference: client 198.18.0.9 (TAP $tag-rc) <-> relay <-> server 198.18.0.10 (TAP $tag-rs).
-"$bin/newsbench" tap-relay --a "$client:$tag-rc" --b "$server:$tag-rs" --seconds "$relay_bound" > "$dir/relay.log" 2>&1 &
+"$bin/newsbench" tap-relay --a "$client:$tag-rc" --b "$server:$tag-rs" --seconds "$relay_bound" "${relay_flags[@]}" > "$dir/relay.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q ready "$dir/relay.log" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$dir/relay.log" || { echo "bench-tcp.sh: tap-relay did not start:" >&2; cat "$dir/relay.log" >&2; exit 1; }
