@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "TCPServerTests", dependencies: ["TCPServer", "Kernel"]),
         .testTarget(name: "NewsTCPStateTests", dependencies: ["NewsTCPState", "NewsTCP", "NewsIPCore"]),
         .testTarget(name: "NICDriverTests", dependencies: ["NICDriver"]),
+        .testTarget(name: "NewsBenchTests", dependencies: ["newsbench"]),
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
         // libnews against newsd's real broker, with the test playing tcpserver.

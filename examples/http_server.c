@@ -1,13 +1,20 @@
 /* A static-file HTTP/1.1 server on NEWS sockets: one thread, one event loop over
  * news_poll_events (the "event-driven server" of the NEWS talk), non-blocking sockets,
- * keep-alive and pipelining, GET and HEAD.
+ * keep-alive and pipelining, GET and HEAD; PUT and POST with a Content-Length body, which
+ * is read and discarded (an upload sink for benchmarks: scripts/bench-tcp.sh).
  *
  *   http_server APP_SOCKET PORT DOCROOT
  *
  * Prints "listening PORT" once it accepts connections. Files are served with pread into
- * the socket: a request's file is read in 64 KiB pieces as the send area takes them.
- * Answers: 200, 400 (malformed), 404, 405 (not GET/HEAD), 414 (request line too long),
- * 505 (not HTTP/1.x). At most MAX_CONNS connections at once; more wait in the backlog. */
+ * the socket: a request's file is read in 64 KiB pieces as the send area takes them. A PUT
+ * or POST is answered once its whole body has come, with 200 and "received N".
+ * Answers: 200, 400 (malformed, or a bad Content-Length), 404, 405 (not GET/HEAD/PUT/POST),
+ * 411 (PUT/POST without Content-Length), 414 (request line too long), 505 (not HTTP/1.x).
+ * At most MAX_CONNS connections at once; more wait in the backlog.
+ *
+ * Compiled with -DNEWS_POSIX it includes news_posix.h instead of news.h and runs on Linux's
+ * sockets (APP_SOCKET is then ignored): the same program, the Linux reference that
+ * scripts/bench-tcp.sh measures NEWS against. */
 #define _GNU_SOURCE  /* memmem */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +29,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef NEWS_POSIX
+#include "news_posix.h"
+#else
 #include "news.h"
+#endif
 
 #define MAX_CONNS 60
 #define IN_SIZE 8192
@@ -37,6 +48,8 @@ struct conn {
     int file;                  /* -1: no body to send */
     off_t off, end;
     int close_after;
+    int discarding;            /* a PUT/POST body is being read and dropped */
+    unsigned long long body_left, body_total;
     unsigned long served;
 };
 
@@ -89,7 +102,9 @@ static int parse_request(struct conn *c) {
     int ok = sscanf(c->in, "%15s %1023s %15s", method, target, version) == 3;
     int http10 = ok && !strcmp(version, "HTTP/1.0");
     c->close_after = http10;
-    /* Headers that matter here: Connection. */
+    /* Headers that matter here: Connection, Content-Length (of a PUT or POST). */
+    int has_length = 0, bad_length = 0;
+    unsigned long long length = 0;
     for (char *line = strstr(c->in, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
         char *h = line + 2;
         if (!strncasecmp(h, "Connection:", 11)) {
@@ -97,12 +112,33 @@ static int parse_request(struct conn *c) {
             while (*v == ' ') v++;
             if (!strncasecmp(v, "close", 5)) c->close_after = 1;
             else if (!strncasecmp(v, "keep-alive", 10)) c->close_after = 0;
+        } else if (!strncasecmp(h, "Content-Length:", 15)) {
+            char *v = h + 15, *e;
+            while (*v == ' ') v++;
+            errno = 0;
+            unsigned long long n = strtoull(v, &e, 10);
+            while (*e == ' ') e++;
+            /* Digits only, one value: a body we cannot delimit cannot be skipped. */
+            if (*v < '0' || *v > '9' || errno || (*e && *e != '\r') || (has_length && n != length)) bad_length = 1;
+            has_length = 1;
+            length = n;
         }
     }
     memmove(c->in, c->in + used, c->inlen - used);
     c->inlen -= used;
     if (!ok) { c->close_after = 1; respond_error(c, 400, "Bad Request"); return 1; }
     if (strncmp(version, "HTTP/1.", 7)) { c->close_after = 1; respond_error(c, 505, "HTTP Version Not Supported"); return 1; }
+    if (!strcmp(method, "PUT") || !strcmp(method, "POST")) {
+        /* Where the body ends is known only from Content-Length: without it (or with a bad
+         * one) the rest of the stream cannot be read as requests, so the connection closes. */
+        if (bad_length) { c->close_after = 1; respond_error(c, 400, "Bad Request"); return 1; }
+        if (!has_length) { c->close_after = 1; respond_error(c, 411, "Length Required"); return 1; }
+        c->discarding = 1;
+        c->body_left = c->body_total = length;
+        c->headlen = c->headoff = 0;
+        c->file = -1;
+        return 1;
+    }
     int head = !strcmp(method, "HEAD");
     if (!head && strcmp(method, "GET")) { respond_error(c, 405, "Method Not Allowed"); return 1; }
     char *q = strchr(target, '?');
@@ -127,6 +163,17 @@ static int parse_request(struct conn *c) {
 }
 
 static int sending(const struct conn *c) { return c->headoff < c->headlen || c->file >= 0; }
+
+/* The whole body of a PUT/POST has been read: answer it. */
+static void respond_received(struct conn *c) {
+    char body[64];
+    int n = snprintf(body, sizeof body, "received %llu\n", c->body_total);
+    c->headlen = (size_t)snprintf(c->head, sizeof c->head,
+                                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s",
+                                  n, c->close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n", body);
+    c->headoff = 0;
+    c->file = -1;
+}
 
 /* Sends what the socket takes now; returns -1 when the connection is done with. */
 static int send_some(struct conn *c) {
@@ -157,19 +204,47 @@ static int send_some(struct conn *c) {
 static void serve(struct conn *c, short revents) {
     if (revents & NEWS_POLLIN && !sending(c)) {
         for (;;) {
-            ssize_t n = news_recv(c->sock, c->in + c->inlen, IN_SIZE - c->inlen, MSG_DONTWAIT);
+            ssize_t n;
+            if (c->discarding && c->inlen == 0) {
+                /* A body being discarded is read straight into the scratch buffer, in big
+                 * pieces; what follows it goes to c->in as the next request. */
+                size_t want = c->body_left < CHUNK ? (size_t)c->body_left : CHUNK;
+                n = news_recv(c->sock, chunk, want, MSG_DONTWAIT);
+                if (n > 0) {
+                    c->body_left -= (unsigned long long)n;
+                    if (!c->body_left) break;
+                    continue;
+                }
+            } else {
+                n = news_recv(c->sock, c->in + c->inlen, IN_SIZE - c->inlen, MSG_DONTWAIT);
+                if (n > 0) {
+                    c->inlen += (size_t)n;
+                    if (c->inlen == IN_SIZE) break;
+                    continue;
+                }
+            }
             if (n == 0) { if (!sending(c)) { conn_close(c); return; } break; }
-            if (n < 0) { if (errno == EAGAIN) break; conn_close(c); return; }
-            c->inlen += (size_t)n;
-            if (c->inlen == IN_SIZE) break;
+            if (errno == EAGAIN) break;
+            conn_close(c);
+            return;
         }
     }
     /* Pipelined requests are answered one after another. */
     while (c->sock >= 0) {
-        if (!sending(c)) {
+        if (c->discarding) {
+            /* The part of the body that came with the header, or after it. */
+            size_t take = c->inlen < c->body_left ? c->inlen : (size_t)c->body_left;
+            memmove(c->in, c->in + take, c->inlen - take);
+            c->inlen -= take;
+            c->body_left -= take;
+            if (c->body_left) return;  /* the rest comes with later input */
+            c->discarding = 0;
+            respond_received(c);
+        } else if (!sending(c)) {
             int r = parse_request(c);
             if (r == 0) return;
             if (r < 0) { conn_close(c); return; }
+            if (c->discarding) continue;
         }
         if (send_some(c) < 0) { conn_close(c); return; }
         if (sending(c)) return;  /* wait for room */
@@ -219,6 +294,7 @@ int main(int argc, char **argv) {
                     news_set_nonblocking(s, 1);
                     news_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, 1);
                     c->sock = s; c->inlen = 0; c->headlen = c->headoff = 0; c->file = -1; c->close_after = 0; c->served = 0;
+                    c->discarding = 0; c->body_left = c->body_total = 0;
                 }
             } else if (of[i]->sock >= 0) {
                 serve(of[i], fds[i].revents);

@@ -17,19 +17,11 @@ struct UDPBench: ParsableCommand {
     @Option(help: "Payload bytes (at least 16).") var size: Int = 64
     @Flag(help: "Print CSV instead of a table.") var csv = false
 
-    struct Target { let name: String; let address: UInt32; let port: UInt16 }
+    typealias Target = BenchTarget
     struct Row { let target: String; let window: Int; let rps: Double; let p50: Double; let p99: Double; let lost: Int }
 
     func parsedTargets() throws -> [Target] {
-        try targets.map { t in
-            let parts = t.split(separator: "=")
-            guard parts.count == 2 else { throw ValidationError("--target wants NAME=A.B.C.D:PORT, got \(t)") }
-            let hp = parts[1].split(separator: ":", omittingEmptySubsequences: false)
-            guard hp.count == 2, let address = try? IPv4Address.parse(hp[0]), let port = UInt16(hp[1]), port > 0 else {
-                throw ValidationError("--target wants NAME=A.B.C.D:PORT, got \(t)")
-            }
-            return Target(name: String(parts[0]), address: address.value, port: port)
-        }
+        do { return try targets.map(BenchTarget.parse) } catch let e as BenchUsage { throw ValidationError(e.description) }
     }
 
     func windows() throws -> [Int] {
