@@ -61,8 +61,8 @@ public enum StreamLayout {
     public static let sendAreaOffset = (controlOffset + controlSize + 4095) & ~4095
     public static let minAreaSize = 4096
     public static let maxAreaSize = 16 << 20
-    public static let defaultSendSize = 256 << 10
-    public static let defaultReceiveSize = 256 << 10
+    public static let defaultSendSize = 1 << 20
+    public static let defaultReceiveSize = 1 << 20
 
     /// A power of two (so offsets map with a mask) within the limits.
     public static func isValidAreaSize(_ bytes: Int) -> Bool {
