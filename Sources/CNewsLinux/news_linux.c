@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "news_linux.h"
 #include <dirent.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include <errno.h>
@@ -79,6 +80,12 @@ int news_online_cpus(uint64_t *mask) {
     for (int i = 0; i < 64; i++)
         if (CPU_ISSET(i, &set)) *mask |= 1ULL << i;
     return 0;
+}
+
+int news_ppoll(struct pollfd *fds, unsigned long nfds, uint64_t timeout_ns) {
+    struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000u), .tv_nsec = (long)(timeout_ns % 1000000000u)};
+    int r = ppoll(fds, (nfds_t)nfds, &ts, NULL);
+    return r < 0 ? -errno : r;
 }
 
 int news_set_process_affinity(uint64_t mask) {

@@ -20,7 +20,10 @@ struct UDPBench: ParsableCommand {
     struct Target { let name: String; let address: UInt32; let port: UInt16 }
     struct Row { let target: String; let window: Int; let rps: Double; let p50: Double; let p99: Double; let lost: Int }
 
-    func parsedTargets() throws -> [Target] {
+    func parsedTargets() throws -> [Target] { try Self.parse(targets) }
+
+    /// `NAME=A.B.C.D:PORT` options (also `newsbench stalls`'s).
+    static func parse(_ targets: [String]) throws -> [Target] {
         try targets.map { t in
             let parts = t.split(separator: "=")
             guard parts.count == 2 else { throw ValidationError("--target wants NAME=A.B.C.D:PORT, got \(t)") }
