@@ -94,6 +94,8 @@ let package = Package(
         .testTarget(name: "AddressAgreementTests", dependencies: ["Kernel", "IPServer", "UDPServer", "NewsConfig", "NewsWire"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "NewsControl", "NewsServer", "NewsConfig", "NewsIPC", "NewsSystem"]),
         // libnews against newsd's real broker, with the test playing tcpserver.
+        // The pure statistics of newsbench's benchmarks.
+        .testTarget(name: "newsbenchTests", dependencies: ["newsbench"]),
         .testTarget(name: "libnewsTests", dependencies: ["libnews", "Kernel", "NewsConfig", "NewsIPC", "NewsSystem", "CNewsLinux"]),
     ]
 )

@@ -8,25 +8,47 @@
 # median, the spread (min-max) and ratios taken within each round. Everything it makes is
 # removed on exit.
 #
+# Each round also runs newsbench stalls (a 2 kHz UDP probe stream, --stall-seconds long, NEWS
+# and Linux taking turns every second): the summary gives the median over rounds of the
+# longest gap between answers and of the RTT p99.9, with NEWS/Linux ratios.
+#
+# --placements default,roundrobin also runs NEWS with the servers dealt round-robin over the
+# CPUs by `[cores]` (the placement before issue 9; runs named news-MODE-rr) beside newsd's
+# default placement (the stack apart from applications).
+#
 # --baseline DIR adds an older build (its newsd, servers, newsecho and newsbench eagain, e.g.
 # `scripts/build-baseline.sh REV` prints such a DIR) to every round, so that a change is
 # measured against what it replaces on the same machine in the same run.
-# Usage: scripts/bench-udp.sh [--rounds N] [--modes shm,kernel] [--baseline DIR] [--requests N] [--in-flight 1,32]
+# Usage: scripts/bench-udp.sh [--rounds N] [--modes shm,kernel] [--baseline DIR] [--placements default,roundrobin]
+#        [--stall-seconds S] [--requests N] [--in-flight 1,32]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-udp.sh: run as root (namespaces, newsd)" >&2; exit 1; }
 swift build -c release 2>&1 | tail -n 1
 bin="$(swift build -c release --show-bin-path)"
-rounds=5; baseline=""; modes="shm kernel"; pass=()
+rounds=5; baseline=""; modes="shm kernel"; placements="default"; stall_seconds=10; pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --baseline) baseline="$(cd "$2" && pwd)"; shift 2 ;;
         --modes) modes="${2//,/ }"; shift 2 ;;
+        --placements) placements="${2//,/ }"; shift 2 ;;
+        --stall-seconds) stall_seconds="$2"; shift 2 ;;
         *) pass+=("$1"); shift ;;
     esac
 done
 [[ "$rounds" =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] || { echo "bench-udp.sh: --rounds wants a positive number" >&2; exit 2; }
+[[ "$stall_seconds" =~ ^[0-9]+$ ]] && [ "$stall_seconds" -ge 1 ] || { echo "bench-udp.sh: --stall-seconds wants a positive number" >&2; exit 2; }
+for p in $placements; do
+    case "$p" in default|roundrobin) ;; *) echo "bench-udp.sh: --placements: default or roundrobin, not $p" >&2; exit 2 ;; esac
+done
+# The round-robin placement as newsd dealt it before issue 9: over the allowed CPUs, starting
+# at the second (newsd's was the first), every server named so newsd's default does not apply.
+roundrobin_cores="$(python3 -c '
+import os
+cpus = sorted(os.sched_getaffinity(0)); n = 1 if len(cpus) > 1 else 0
+for i, s in enumerate("nicdriver packetfilter ipserver udpserver tcpserver vfs".split()):
+    print(f"{s} = {cpus[(n + i) % len(cpus)]}")')"
 if [ -n "$baseline" ]; then
     for b in newsd newsecho newsbench udpserver; do
         [ -x "$baseline/$b" ] || { echo "bench-udp.sh: $baseline has no $b" >&2; exit 2; }
@@ -60,7 +82,7 @@ ip -n "$server" route add 198.18.0.9/32 dev "$tag-rs" src 198.18.0.10
 ip netns exec "$server" "$bin/newsbench" linux-echo --port 7 > "$dir/linux-echo.log" 2>&1 &
 pids+=($!)
 
-start_news() {  # $1: ipc mode, $2: the build's bin directory
+start_news() {  # $1: ipc mode, $2: the build's bin directory, $3: placement
     cat > "$dir/newsd.toml" <<TOML
 ipc = "$1"
 control_socket = "$dir/ctl.sock"
@@ -70,6 +92,7 @@ backend = "tap"
 tap = "$tag"
 netns = "$client"
 TOML
+    if [ "${3:-default}" = roundrobin ]; then printf '[cores]\n%s\n' "$roundrobin_cores" >> "$dir/newsd.toml"; fi
     "$2/newsd" -c "$dir/newsd.toml" 2>"$dir/newsd-$1.log" &
     news=$!
     for _ in $(seq 100); do "$bin/newsctl" status --socket "$dir/ctl.sock" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -90,11 +113,15 @@ builds=("news=$bin")
 : > "$dir/rows.csv"
 for round in $(seq "$rounds"); do
     for mode in $modes; do
+      for placement in $placements; do
         for entry in "${builds[@]}"; do
             build="${entry%%=*}"; bdir="${entry#*=}"
-            start_news "$mode" "$bdir"
-            ip netns exec "$client" "$bin/newsbench" udp --target "$build-$mode=198.18.0.2:7" --target linux=198.18.0.10:7 --csv "${pass[@]}" \
-                | sed "s/^/$round,$build-$mode,/" >> "$dir/rows.csv"
+            run="$build-$mode"; [ "$placement" = roundrobin ] && run="$run-rr"
+            start_news "$mode" "$bdir" "$placement"
+            ip netns exec "$client" "$bin/newsbench" udp --target "$run=198.18.0.2:7" --target linux=198.18.0.10:7 --csv "${pass[@]}" \
+                | sed "s/^/$round,$run,/" >> "$dir/rows.csv"
+            ip netns exec "$client" "$bin/newsbench" stalls --target "$run=198.18.0.2:7" --target linux=198.18.0.10:7 \
+                --duration "$stall_seconds" --csv | sed "s/^/$round,$run,stalls,/" >> "$dir/rows.csv"
             if [ "$mode" = shm ]; then
                 # Three samples a round: the figure is bimodal here (a server sharing the
                 # core sometimes runs in the middle of a sample).
@@ -105,6 +132,7 @@ for round in $(seq "$rounds"); do
             fi
             stop_news
         done
+      done
     done
 done
 
@@ -120,7 +148,13 @@ udp = defaultdict(list)        # (target, in_flight) -> [(rps, p50, p99, ratio)]
 linux = defaultdict(list)
 eagain = defaultdict(list)     # build -> [(news ns, linux ns, news cycles, linux cycles)]
 per_round = defaultdict(dict)  # (round, target, in_flight) -> rps
+stalls = defaultdict(list)     # run -> [(round, target, p999 us, answer gap us, send gap us)]
 for r in rows:
+    if r[2] == "stalls":
+        if r[3] != "target":
+            # round, run, "stalls", target, sent, answered, lost, p50, p99, p99.9, max, answer gap, send gap
+            stalls[r[1]].append((r[0], r[3], float(r[9]), float(r[11]), float(r[12])))
+        continue
     if r[2] == "eagain":
         if r[3] in ("linux_recvfrom_eagain", "news_recvfrom_eagain"):
             eagain[(r[0], r[1])].append((r[3], float(r[4]), float(r[5])))
@@ -168,4 +202,23 @@ for b in builds:
           f"{statistics.median(ratio):>10.3f}x {min(ratio):>6.3f}-{max(ratio):.3f}")
 if "news" in medians and "base" in medians:
     print(f"news / base: {medians['news'] / medians['base']:.2f}x in time per call ({len(nns)} samples each)")
+print()
+print("Stalls: 2 kHz UDP probes, NEWS and Linux taking turns every second (newsbench stalls); medians over rounds,")
+print("ratios within each round. GAP: the longest time between consecutive answers.")
+print("SEND GAP: the client's own longest gap between probes (0.5 ms when it kept its schedule), the larger of the two.")
+print(f"{'RUN':<16} {'GAP ms':>7} {'LINUX GAP':>10} {'GAP RATIO':>10} {'P99.9 us':>9} {'LINUX P99.9':>12} {'P99.9 RATIO':>12} {'SEND GAP ms':>12}")
+for run in sorted(stalls):
+    by_round = defaultdict(dict)
+    for rnd, target, p999, gap, send_gap in stalls[run]:
+        by_round[rnd]["linux" if target == "linux" else "news"] = (p999, gap, send_gap)
+    pairs = [v for v in by_round.values() if "news" in v and "linux" in v]
+    if not pairs:
+        continue
+    med = lambda xs: statistics.median(xs)
+    ng = [v["news"][1] / 1000 for v in pairs]; lg = [v["linux"][1] / 1000 for v in pairs]
+    npct = [v["news"][0] for v in pairs]; lpct = [v["linux"][0] for v in pairs]
+    gr = [v["news"][1] / v["linux"][1] for v in pairs if v["linux"][1] > 0]
+    pr = [v["news"][0] / v["linux"][0] for v in pairs if v["linux"][0] > 0]
+    sg = [max(v["news"][2], v["linux"][2]) / 1000 for v in pairs]
+    print(f"{run:<16} {med(ng):>7.2f} {med(lg):>10.2f} {med(gr) if gr else 0:>9.2f}x {med(npct):>9.0f} {med(lpct):>12.0f} {med(pr) if pr else 0:>11.2f}x {med(sg):>12.2f}")
 PY

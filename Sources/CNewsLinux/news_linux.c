@@ -1,5 +1,8 @@
 #define _GNU_SOURCE
 #include "news_linux.h"
+#include <dirent.h>
+#include <poll.h>
+#include <stdlib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +80,34 @@ int news_online_cpus(uint64_t *mask) {
     for (int i = 0; i < 64; i++)
         if (CPU_ISSET(i, &set)) *mask |= 1ULL << i;
     return 0;
+}
+
+int news_ppoll(struct pollfd *fds, unsigned long nfds, uint64_t timeout_ns) {
+    struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000u), .tv_nsec = (long)(timeout_ns % 1000000000u)};
+    int r = ppoll(fds, (nfds_t)nfds, &ts, NULL);
+    return r < 0 ? -errno : r;
+}
+
+int news_set_process_affinity(uint64_t mask) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < 64; i++)
+        if (mask & (1ULL << i)) CPU_SET(i, &set);
+    // The calling thread first, so that it is set even if /proc is not mounted.
+    if (sched_setaffinity(0, sizeof set, &set) < 0) return -errno;
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks) return 0;
+    int result = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        char *end;
+        long tid = strtol(entry->d_name, &end, 10);
+        if (entry->d_name[0] == '\0' || *end != '\0' || tid <= 0) continue;  // "." and ".."
+        // A thread that exited meanwhile (ESRCH) is no failure.
+        if (sched_setaffinity((pid_t)tid, sizeof set, &set) < 0 && errno != ESRCH && result == 0) result = -errno;
+    }
+    closedir(tasks);
+    return result;
 }
 
 int news_set_no_new_privs(void) { return neg_errno(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); }

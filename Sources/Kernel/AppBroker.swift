@@ -18,7 +18,10 @@ import NewsSystem
 /// cannot be written (it stopped reading) is disconnected; one that asks while the outbox is
 /// full gets ENOBUFS.
 ///
-/// Protocol (one line each way): on connect newsd says `hello 1` or `refused ERRNO TEXT`;
+/// Protocol (one line each way): on connect newsd says `hello 1 cpus=LIST` or `refused ERRNO
+/// TEXT`. LIST (a cpulist: "1", "2-5,7") names the CPUs the application should run on, away
+/// from the stack's servers (libnews sets its affinity; `cpus=` is absent when newsd has no
+/// advice); a client ignores words after `hello 1` it does not know, so more may be added;
 /// then `udp` → `ok ID` (with the two descriptors) and `close ID` → `ok`, or `error ERRNO TEXT`.
 ///
 /// TCP sockets (docs/TCP-SOCKETS.md) go the same way to tcpserver, over a control socket of
@@ -105,6 +108,8 @@ final class AppBroker {
     let tcpControl: Int32?
     let group: (name: String, gid: UInt32)?
     let limits: Config.Limits
+    /// The greeting every admitted application gets.
+    let hello: String
     private(set) var apps: [App] = []
     private(set) var sockets: [UInt32: Socket] = [:]
     /// Each listener's spares, oldest first.
@@ -129,7 +134,10 @@ final class AppBroker {
     }
 
     /// `tcpControl` nil: no TCP server (TCP requests are refused with EAFNOSUPPORT).
-    init(path: String, group: (name: String, gid: UInt32)?, limits: Config.Limits, udpControl: Int32, tcpControl: Int32? = nil) throws {
+    /// `appCPUs`: the CPUs every hello tells applications to use (empty: no advice).
+    init(path: String, group: (name: String, gid: UInt32)?, limits: Config.Limits, udpControl: Int32, tcpControl: Int32? = nil,
+         appCPUs: [Int] = []) throws {
+        hello = appCPUs.isEmpty ? "hello 1" : "hello 1 cpus=\(Config.renderCPUList(appCPUs))"
         self.path = path
         self.group = group
         self.limits = limits
@@ -190,7 +198,7 @@ final class AppBroker {
             }
             let app = App(fd: fd, uid: cred.uid)
             apps.append(app)
-            send(app, "hello 1")
+            send(app, hello)
             if app.broken { disconnect(app) }
         }
     }

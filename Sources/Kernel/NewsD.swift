@@ -54,6 +54,12 @@ struct NewsD: ParsableCommand {
         }
         if checkConfig {
             do { _ = try Supervisor.configuredRules(cfg) } catch { throw StartFailure(error.description) }
+            // `[cores]` against the CPUs this newsd may use, as start-up will check them.
+            do {
+                _ = try CoreMap(configured: cfg.cores, apps: cfg.appCores, allowed: try CPU.allowed())
+            } catch {
+                throw StartFailure((config.map { "\($0): " } ?? "") + "\(error)")
+            }
             print("configuration ok")
             return
         }

@@ -13,8 +13,8 @@ extension Supervisor {
         listenFD = try UnixSocket.listen(path: config.controlSocket, mode: 0o660, group: controlGroup)
         let appGroup = config.appGroup.isEmpty ? nil : (name: config.appGroup, gid: try Confinement.lookupGroup(config.appGroup))
         broker = try AppBroker(path: config.appSocket, group: appGroup, limits: config.limits, udpControl: plumbing.udpControl.newsd,
-                              tcpControl: plumbing.tcpControl.newsd)
-        log.info("newsd \(Proc.pid): ipc \(config.ipc.rawValue), nic \(config.nic.backend == "tap" ? "tap \(config.nic.tap)" + (config.nic.netns.isEmpty ? "" : " in netns \(config.nic.netns)") : "none"), cores \(ServerKind.allCases.map { "\($0.rawValue)=\(cores[$0])" }.joined(separator: " ")), control \(config.controlSocket)\(config.faultInjection ? ", fault injection enabled" : "")")
+                              tcpControl: plumbing.tcpControl.newsd, appCPUs: cores.appsRestricted ? cores.apps : [])
+        log.info("newsd \(Proc.pid): ipc \(config.ipc.rawValue), nic \(config.nic.backend == "tap" ? "tap \(config.nic.tap)" + (config.nic.netns.isEmpty ? "" : " in netns \(config.nic.netns)") : "none"), cores \(ServerKind.allCases.map { "\($0.rawValue)=\(cores[$0])" }.joined(separator: " ")) newsd=\(cores.newsd) apps=\(Config.renderCPUList(cores.apps)), control \(config.controlSocket)\(config.faultInjection ? ", fault injection enabled" : "")")
         for kind in ServerKind.allCases { start(kind, fresh: true) }
 
         while !shuttingDown {

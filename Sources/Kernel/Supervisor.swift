@@ -35,7 +35,10 @@ final class Supervisor {
     init(config: Config, binDir: String) throws {
         self.config = config
         self.binDir = binDir
-        cores = try CoreMap(configured: config.cores, allowed: try CPU.allowed())
+        cores = try CoreMap(configured: config.cores, apps: config.appCores, allowed: try CPU.allowed())
+        // newsd sits with the servers, off the applications' CPUs; the servers it starts
+        // pin themselves.
+        try CPU.setProcessAffinity([cores.newsd])
         (controlGroup, serverIDs) = try config.resolveAccounts()
         plumbing = try Plumbing(config: config, cores: cores)
         probe = ProbeEngine(channel: try plumbing.newsdChannel("newsd-vfs"), window: min(64, config.ringCapacity / 4))

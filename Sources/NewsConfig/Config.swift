@@ -71,8 +71,12 @@ public struct Config: Sendable, Equatable {
     public var logLevel: String
     public var heartbeat: Heartbeat
     public var restart: Restart
-    /// `[cores]`: CPU (0...63) per server; empty means newsd assigns cores round-robin.
+    /// `[cores]`: CPU (0...63) per server; a server not named is placed by newsd (see
+    /// CoreMap: with fewer CPUs than processes, servers apart from applications).
     public var cores: [ServerKind: Int]
+    /// `[cores] apps`: the CPUs applications run on (newsd tells libnews, which sets the
+    /// affinity); empty means newsd chooses them. Sorted, without repeats.
+    public var appCores: [Int] = []
     /// `linger_us`: how long a server keeps polling after its last work before it sleeps.
     public var lingerMicros = 200
     /// `app_socket`: where applications (libnews) ask newsd for sockets.
@@ -199,7 +203,7 @@ public struct Config: Sendable, Equatable {
         for table in document.tables {
             let name = table.path.count == 1 ? table.path[0] : table.path.isEmpty ? "" : table.name
             if name == "cores" {
-                config.cores = try parseCores(table)
+                (config.cores, config.appCores) = try parseCores(table)
                 continue
             }
             if name == "users" {
@@ -247,6 +251,9 @@ public struct Config: Sendable, Equatable {
         for (server, cpu) in cores where !Config.cpuRange.contains(cpu) {
             throw ConfigError(key: server.rawValue, Config.cpuMessage(found: .integer(cpu)))
         }
+        if !appCores.isEmpty, appCores != (try? Config.parseCPUList(Config.renderCPUList(appCores))) {
+            throw ConfigError(key: "apps", "expected CPUs in \(Config.cpuRange), ascending without repeats, found \(appCores)")
+        }
         for (server, user) in users where !user.isValid {
             throw ConfigError(key: server.rawValue, "expected \(ServerUser.expected), found \(user.tomlValue)")
         }
@@ -257,12 +264,27 @@ public struct Config: Sendable, Equatable {
         "expected a CPU number in \(cpuRange), found \(found)"
     }
 
-    private static func parseCores(_ table: TOMLTable) throws(ConfigError) -> [ServerKind: Int] {
+    private static func parseCores(_ table: TOMLTable) throws(ConfigError) -> ([ServerKind: Int], [Int]) {
         var cores: [ServerKind: Int] = [:]
+        var apps: [Int] = []
         var seen: [ServerKind: Int] = [:]
         for entry in table.entries {
+            if entry.key == appsKey {  // given twice: the TOML reader's duplicate-key error
+                switch entry.value {
+                case .integer(let cpu) where cpuRange.contains(cpu): apps = [cpu]
+                case .string(let list):
+                    do { apps = try parseCPUList(list) } catch {
+                        throw ConfigError(line: entry.line, key: entry.key, error.description)
+                    }
+                default:
+                    throw ConfigError(line: entry.line, key: entry.key,
+                                      "expected a CPU list such as \"1\" or \"1,3\" or \"2-5\" (CPUs in \(cpuRange)), found \(entry.value)")
+                }
+                continue
+            }
             guard let server = try? ServerKind.parse(entry.key) else {
-                throw ConfigError(line: entry.line, key: entry.key, UnknownServer(name: entry.key).description)
+                throw ConfigError(line: entry.line, key: entry.key,
+                                  UnknownServer(name: entry.key).description + ", or '\(appsKey)' for the applications' CPUs")
             }
             if let first = seen[server] {
                 throw ConfigError(line: entry.line, key: entry.key,
@@ -274,7 +296,55 @@ public struct Config: Sendable, Equatable {
             seen[server] = entry.line
             cores[server] = cpu
         }
-        return cores
+        return (cores, apps)
+    }
+
+    /// The `[cores]` key that names the applications' CPUs rather than a server's.
+    public static let appsKey = "apps"
+
+    public struct CPUListError: Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    /// Parses a CPU list in the kernel's cpulist form ("1", "0,2", "2-5,7"): the CPUs,
+    /// ascending. Each CPU in `cpuRange`; none given twice; not empty.
+    public static func parseCPUList(_ text: String) throws(CPUListError) -> [Int] {
+        func fail(_ why: String) -> CPUListError {
+            CPUListError(description: "\(why) in CPU list \(TOML.quote(text)) (expected e.g. \"1\", \"1,3\" or \"2-5\", CPUs in \(cpuRange))")
+        }
+        func number(_ s: Substring) throws(CPUListError) -> Int {
+            // Digits only: no sign, no spaces, no leading zeros (as in `[cores]` integers).
+            guard !s.isEmpty, s.allSatisfy({ $0.isASCII && $0.isNumber }), s == "0" || s.first != "0",
+                  s.count <= 2, let n = Int(s), cpuRange.contains(n) else {
+                throw fail("'\(s)' is not a CPU number")
+            }
+            return n
+        }
+        var cpus: Set<Int> = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard ends.count <= 2 else { throw fail("'\(part)' is not a CPU or a range") }
+            let low = try number(ends[0])
+            let high = ends.count == 2 ? try number(ends[1]) : low
+            guard low <= high else { throw fail("range '\(part)' runs backwards") }
+            for cpu in low...high {
+                guard cpus.insert(cpu).inserted else { throw fail("cpu \(cpu) given twice") }
+            }
+        }
+        return cpus.sorted()
+    }
+
+    /// The CPUs as a cpulist ("0,2-5"), the form `parseCPUList` reads and /proc shows.
+    public static func renderCPUList(_ cpus: [Int]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < cpus.count {
+            var j = i
+            while j + 1 < cpus.count, cpus[j + 1] == cpus[j] + 1 { j += 1 }
+            parts.append(j == i ? "\(cpus[i])" : "\(cpus[i])-\(cpus[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
     }
 
     /// Rules that involve more than one key.

@@ -237,10 +237,14 @@ extension Config {
         out += "\n[cores]\n"
         out += "# CPU (\(Config.cpuRange)) to pin each server to, by server name: "
             + ServerKind.allCases.map(\.rawValue).joined(separator: ", ")
-            + ". Empty: newsd assigns cores round-robin.\n"
+            + ". A server not named is placed by newsd: with fewer CPUs than servers + 2, the servers and newsd"
+            + " share the first CPUs and the applications get the last; with enough, each server its own CPU.\n"
+            + "# \(Config.appsKey) = \"1\" (a CPU list, e.g. \"1,3\" or \"2-5\"): the CPUs applications run on; newsd tells"
+            + " libnews, which sets their affinity unless NEWS_AFFINITY=0. Not given: newsd chooses.\n"
         for server in ServerKind.allCases {
             if let cpu = cores[server] { out += "\(server.rawValue) = \(cpu)\n" }
         }
+        if !appCores.isEmpty { out += "\(Config.appsKey) = \(TOML.quote(Config.renderCPUList(appCores)))\n" }
         out += "\n[users]\n"
         out += "# The user a server runs as instead of uid_base+i, by server name: a user name (its uid and primary gid)"
             + " or a uid (with its password entry's gid, else the same number). No two servers may share a uid or gid,"

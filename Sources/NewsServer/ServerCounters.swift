@@ -6,6 +6,11 @@ struct ServerCounters {
     let status: StatusPage
     let received: Int, sent: Int, probes: Int, droppedFull: Int, unroutable: Int, badKind: Int
     let ringCorrupt: Int, ringResync: Int, malformed: Int, badCommand: Int, sleeps: Int, starts: Int
+    /// Where a server's time goes (ServerRuntime.run): waits that ended before their
+    /// timeout (a peer, a device or newsd woke it), nanoseconds inside those waits and the
+    /// timed-out ones, nanoseconds spent lingering (polling with nothing to do after recent
+    /// work), and loop passes that found work.
+    let wakeups: Int, asleepNanos: Int, lingerNanos: Int, workPasses: Int
     let rx: [Int], tx: [Int]
 
     init(status: StatusPage, channelNames: [String]) {
@@ -16,6 +21,8 @@ struct ServerCounters {
         badKind = slot("dropped_bad_kind"); ringCorrupt = slot("ring_corrupt"); ringResync = slot("ring_resync")
         malformed = slot("channel_malformed"); badCommand = slot("bad_command"); sleeps = slot("sleeps")
         starts = slot("starts")
+        wakeups = slot("wakeups"); asleepNanos = slot("asleep_ns"); lingerNanos = slot("linger_ns")
+        workPasses = slot("work_passes")
         rx = channelNames.map { slot("rx." + $0) }
         tx = channelNames.map { slot("tx." + $0) }
         bump(starts)

@@ -123,6 +123,8 @@ public final class ServerRuntime {
         let devices = core?.descriptors ?? []
         let linger = UInt64(args.lingerMicros) * 1000
         var lastWork: UInt64 = 0
+        // When the current stretch of lingering began (0: not lingering).
+        var lingeringSince: UInt64 = 0
         while true {
             status.beat()
             if status.command != 0 { performFault(status.command) }
@@ -130,9 +132,15 @@ public final class ServerRuntime {
             for i in channels.indices where receive(on: i) { worked = true }
             let now = Clock.nanos()
             if let core, core.tick(now: now, ports: ports) { worked = true }
+            if worked || now &- lastWork >= linger, lingeringSince != 0 {
+                counters.bump(counters.lingerNanos, now &- lingeringSince)
+                lingeringSince = 0
+            }
             if worked {
                 lastWork = now
+                counters.bump(counters.workPasses)
             } else if now &- lastWork < linger {
+                if lingeringSince == 0 { lingeringSince = now }
                 // Traffic just passed: keep looking for a moment instead of sleeping, so
                 // that peers (and applications) find us awake and need not wake us. On a
                 // shared core the look gives the CPU away between polls.
@@ -149,9 +157,14 @@ public final class ServerRuntime {
                 var timeout = idleTimeout
                 if let at = core?.wakeAt { timeout = at > now ? min(timeout, at - now) : 0 }
                 core?.willSleep()
-                let readable = waiter.wait(live, devices: devices + (core?.sleepDescriptors ?? []), timeoutNanos: max(timeout, 1)) {
+                let wait = max(timeout, 1)
+                let sleptAt = Clock.nanos()
+                let readable = waiter.wait(live, devices: devices + (core?.sleepDescriptors ?? []), timeoutNanos: wait) {
                     status.command != 0 || (core?.pendingInput ?? false)
                 }
+                let asleep = Clock.nanos() &- sleptAt
+                counters.bump(counters.asleepNanos, asleep)
+                if asleep < wait { counters.bump(counters.wakeups) }
                 core?.didWake()
                 if let core { for fd in readable { _ = core.descriptorReady(fd, ports: ports) } }
             } else if let core, !devices.isEmpty {

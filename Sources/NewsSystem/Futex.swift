@@ -33,6 +33,14 @@ public enum CPU {
         try shim(news_pin_to_cpu(Int32(cpu)), "sched_setaffinity cpu \(cpu)")
     }
 
+    /// Sets every thread of this process (and so the threads it starts later) to run only on
+    /// `cpus` (each in 0...63, not empty).
+    public static func setProcessAffinity(_ cpus: [Int]) throws(SystemError) {
+        let mask = cpus.reduce(UInt64(0)) { $1 >= 0 && $1 < 64 ? $0 | (1 << UInt64($1)) : $0 }
+        guard mask != 0 else { throw SystemError("sched_setaffinity: no CPU in 0...63 among \(cpus)", errno: EINVAL) }
+        try shim(news_set_process_affinity(mask), "sched_setaffinity cpus \(cpus)")
+    }
+
     /// CPUs this process may run on (first 64).
     public static func allowed() throws(SystemError) -> [Int] {
         var mask: UInt64 = 0

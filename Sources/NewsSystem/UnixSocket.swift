@@ -163,6 +163,20 @@ public enum Poll {
     public static func wait(_ entries: inout [Entry], timeoutMillis: Int32) {
         var pfds = entries.map { pollfd(fd: $0.fd, events: Int16($0.wantsWrite ? POLLIN | POLLOUT : POLLIN), revents: 0) }
         let r = poll(&pfds, nfds_t(pfds.count), timeoutMillis)
+        record(r, pfds, into: &entries)
+    }
+
+    /// Like `wait(_:timeoutMillis:)` with a nanosecond timeout (ppoll): for callers that keep
+    /// a schedule finer than a millisecond.
+    public static func wait(_ entries: inout [Entry], timeoutNanos: UInt64) {
+        var pfds = entries.map { pollfd(fd: $0.fd, events: Int16($0.wantsWrite ? POLLIN | POLLOUT : POLLIN), revents: 0) }
+        let r = pfds.withUnsafeMutableBufferPointer { p in
+            news_ppoll(p.baseAddress, UInt(p.count), timeoutNanos)
+        }
+        record(r, pfds, into: &entries)
+    }
+
+    private static func record(_ r: Int32, _ pfds: [pollfd], into entries: inout [Entry]) {
         for i in entries.indices {
             entries[i].readable = r > 0 && pfds[i].revents & Int16(POLLIN) != 0
             entries[i].writable = r > 0 && pfds[i].revents & Int16(POLLOUT) != 0

@@ -1,3 +1,4 @@
+import NewsConfig
 import NewsSystem
 
 /// An application's connection to NEWS: one unix-socket connection to newsd's app socket,
@@ -18,11 +19,47 @@ public final class NewsStack {
         // newsd greets every connection, or says why it refuses it (app_group, limits).
         let (words, fds) = try receiveLine()
         fds.forEach(FD.close)
-        guard words.first == "hello" else {
+        guard let hello = Hello(words) else {
             FD.close(fd)
             throw Self.refusal(words, from: socketPath)
         }
+        self.hello = hello
+        // Run where newsd says, away from the stack's servers, unless told not to. A failure
+        // is no reason to refuse the application its sockets (a cpuset may forbid the CPUs).
+        if let cpus = hello.cpus, Self.affinityWanted(environment: Proc.environment("NEWS_AFFINITY")) {
+            try? CPU.setProcessAffinity(cpus)
+        }
     }
+
+    /// What newsd said on connect (set once, in init, before anything else may look).
+    public private(set) var hello = Hello(version: 1, cpus: nil)
+
+    /// newsd's greeting, `hello VERSION [KEY=VALUE...]`. Words it does not know are skipped,
+    /// so newsd may add more.
+    public struct Hello: Equatable, Sendable {
+        public let version: Int
+        /// `cpus=LIST`: the CPUs newsd advises the application to run on; nil without advice
+        /// (or if the list does not parse: advice, not a reason to fail).
+        public let cpus: [Int]?
+
+        init(version: Int, cpus: [Int]?) {
+            self.version = version
+            self.cpus = cpus
+        }
+
+        public init?(_ words: [Substring]) {
+            guard words.first == "hello", words.count >= 2, let version = Int(words[1]), version >= 1 else { return nil }
+            self.version = version
+            var cpus: [Int]? = nil
+            for word in words.dropFirst(2) where word.hasPrefix("cpus=") {
+                cpus = try? Config.parseCPUList(String(word.dropFirst("cpus=".count)))
+            }
+            self.cpus = cpus
+        }
+    }
+
+    /// `NEWS_AFFINITY=0` leaves the application's affinity alone (it places itself).
+    static func affinityWanted(environment value: String?) -> Bool { value != "0" }
 
     deinit { FD.close(fd) }
 

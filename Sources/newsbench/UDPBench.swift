@@ -20,7 +20,10 @@ struct UDPBench: ParsableCommand {
     typealias Target = BenchTarget
     struct Row { let target: String; let window: Int; let rps: Double; let p50: Double; let p99: Double; let lost: Int }
 
-    func parsedTargets() throws -> [Target] {
+    func parsedTargets() throws -> [Target] { try Self.parse(targets) }
+
+    /// `NAME=A.B.C.D:PORT` options (also `newsbench stalls`'s).
+    static func parse(_ targets: [String]) throws -> [Target] {
         do { return try targets.map(BenchTarget.parse) } catch let e as BenchUsage { throw ValidationError(e.description) }
     }
 

@@ -69,6 +69,15 @@ final class AppBrokerTests: XCTestCase {
         return out
     }
 
+    func testHelloNamesTheApplicationCPUs() throws {
+        let advising = try AppBroker(path: dir + "/app.sock", group: nil, limits: Config.Limits(), udpControl: control.newsd,
+                                     appCPUs: [1, 3, 4, 5])
+        let app = try connect(advising)
+        let greeting = lines(app)
+        XCTAssertEqual(greeting, ["hello 1 cpus=1,3-5"])
+        FD.close(app)
+    }
+
     func testAHungUDPServerNeverBlocksNewsdAndTheOutboxStaysBounded() throws {
         let limits = { var l = Config.Limits(); l.socketsPerUID = 2000; l.sockets = 2000; return l }()
         let broker = try makeBroker(limits)

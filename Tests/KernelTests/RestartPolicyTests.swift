@@ -31,30 +31,3 @@ final class RestartPolicyTests: XCTestCase {
         XCTAssertTrue(p.recentExits.isEmpty)
     }
 }
-
-final class CoreMapTests: XCTestCase {
-    func testFewerCoresThanServersShare() throws {
-        let map = try CoreMap(configured: [:], allowed: [0, 1])
-        XCTAssertEqual(Set(map.assignment.values), [0, 1])
-        XCTAssertTrue(map.sharesCore(.ipserver))
-        let one = try CoreMap(configured: [:], allowed: [3])
-        XCTAssertTrue(ServerKind.allCases.allSatisfy { one[$0] == 3 })
-    }
-
-    func testConfiguredCoresAreKeptAndChecked() throws {
-        let map = try CoreMap(configured: [.nicdriver: 1], allowed: [0, 1])
-        XCTAssertEqual(map[.nicdriver], 1)
-        XCTAssertThrowsError(try CoreMap(configured: [.vfs: 5], allowed: [0, 1])) {
-            XCTAssertTrue("\($0)".contains("vfs = 5"))
-        }
-    }
-
-    func testServersAloneOnTheirCoreMaySpin() throws {
-        var cores: [ServerKind: Int] = [:]
-        for k in ServerKind.allCases { cores[k] = 0 }
-        cores[.nicdriver] = 1
-        let map = try CoreMap(configured: cores, allowed: [0, 1])
-        XCTAssertFalse(map.sharesCore(.nicdriver))
-        XCTAssertTrue(map.sharesCore(.vfs))
-    }
-}

@@ -109,6 +109,7 @@ final class ConfigTests: XCTestCase {
         odd.users = [.nicdriver: .name("we\"ird\\name$"), .packetfilter: .uid(4_294_967_294)]
         odd.controlGroup = "'single'"
         odd.cores = Dictionary(uniqueKeysWithValues: ServerKind.allCases.enumerated().map { ($1, $0 * 2) })
+        odd.appCores = [1, 3, 4, 5, 63]
         var link = Config.default
         link.nic.backend = "tap"
         link.nic.netns = "news-test"
@@ -167,6 +168,37 @@ final class ConfigTests: XCTestCase {
         assertConfigError("[cores]\nvfs = 1\nwebserver = 2", line: 3, key: "webserver",
                           contains: UnknownServer(name: "webserver").description)
         assertConfigError("[cores]\nvfs = 1\nVFS = 2", line: 3, key: "VFS", contains: "already given on line 2")
+    }
+
+    func testApplicationCPUsInCores() throws {
+        XCTAssertEqual(try Config.parse("[cores]\napps = \"1\"").appCores, [1])
+        XCTAssertEqual(try Config.parse("[cores]\napps = 2").appCores, [2])
+        let both = try Config.parse("[cores]\nvfs = 0\napps = \"5,1-3\"")
+        XCTAssertEqual(both.appCores, [1, 2, 3, 5])
+        XCTAssertEqual(both.cores, [.vfs: 0])
+        XCTAssertEqual(Config.default.appCores, [])
+        assertConfigError("[cores]\napps = \"1\"\napps = \"0\"", line: 3, key: "apps", contains: "duplicate key")
+        assertConfigError("[cores]\napps = \"1-\"", line: 2, key: "apps", contains: "'' is not a CPU number")
+        assertConfigError("[cores]\napps = \"3-1\"", line: 2, key: "apps", contains: "runs backwards")
+        assertConfigError("[cores]\napps = \"1,1\"", line: 2, key: "apps", contains: "cpu 1 given twice")
+        assertConfigError("[cores]\napps = \"64\"", line: 2, key: "apps", contains: "'64' is not a CPU number")
+        assertConfigError("[cores]\napps = \"01\"", line: 2, key: "apps", contains: "'01' is not a CPU number")
+        assertConfigError("[cores]\napps = \" 1\"", line: 2, key: "apps", contains: "is not a CPU number")
+        assertConfigError("[cores]\napps = 64", line: 2, key: "apps", contains: "expected a CPU list")
+        assertConfigError("[cores]\napps = true", line: 2, key: "apps", contains: "expected a CPU list")
+        assertConfigError("[cores]\napp = 1", line: 2, key: "app", contains: "or 'apps' for the applications' CPUs")
+        var c = Config.default
+        c.appCores = [2, 1]
+        XCTAssertThrowsError(try c.validate())
+        c.appCores = [1, 2]
+        XCTAssertNoThrow(try c.validate())
+    }
+
+    func testCPUListsRoundTrip() throws {
+        for cpus in [[0], [1, 2], [0, 2, 3, 4, 7], Array(0...63)] {
+            XCTAssertEqual(try Config.parseCPUList(Config.renderCPUList(cpus)), cpus)
+        }
+        XCTAssertEqual(Config.renderCPUList([0, 2, 3, 4, 7]), "0,2-4,7")
     }
 
     func testWrongType() {

@@ -98,7 +98,7 @@ final class StreamRegionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(StreamLayout.sendAreaOffset, StreamLayout.controlOffset + StreamLayout.controlSize)
         XCTAssertEqual(StreamLayout.sendAreaOffset % 4096, 0)
         XCTAssertEqual(StreamLayout.receiveAreaOffset(send: 8192) % 4096, 0)
-        XCTAssertEqual(StreamLayout.regionSize(), 16384 + 512 * 1024)
+        XCTAssertEqual(StreamLayout.regionSize(), 16384 + 2 * 1024 * 1024, "1 MB send and 1 MB receive areas by default")
         XCTAssertNotEqual(NEWS_STREAM_MAGIC, NEWS_SOCK_MAGIC)
     }
 

@@ -2,12 +2,15 @@
 carry at least the probe's share, every server counts forwarded probes, and no counter
 record is invalid."""
 
+import time
+
 from newsutil import SERVERS
 
 N = 1000
 
 
 def test_stats_balance_after_probe(start_news, ipc):
+    started = time.monotonic_ns()
     news = start_news(ipc=ipc)
     news.assert_probe_ok(N)
 
@@ -33,4 +36,12 @@ def test_stats_balance_after_probe(start_news, ipc):
     for name in SERVERS:
         counters = {c["name"]: c["value"] for c in servers[name]["counters"]}
         assert counters.get("probes_forwarded", 0) > 0, f"{name}: {counters}"
+        # Where the time goes: every server did work, slept between probes (heartbeat
+        # timeouts at the least) and was woken by its peers for the probes.
+        for key in ("work_passes", "sleeps", "wakeups", "asleep_ns"):
+            assert counters.get(key, 0) > 0, f"{name} {key}: {counters}"
+        assert "linger_ns" in counters, f"{name}: {counters}"
+        assert counters["wakeups"] <= counters["sleeps"], f"{name}: {counters}"
+        # Time asleep and lingering is part of the server's life, no more.
+        assert counters["asleep_ns"] + counters["linger_ns"] <= time.monotonic_ns() - started, f"{name}: {counters}"
     assert all(s["invalid_counters"] == 0 for s in stats["servers"]), stats["servers"]

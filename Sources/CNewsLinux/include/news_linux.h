@@ -213,6 +213,13 @@ int news_pidfd_open(int pid);
 int news_pidfd_reap(int pidfd, int *code, int *status);
 int news_pin_to_cpu(int cpu);
 int news_online_cpus(uint64_t *mask);   // sched_getaffinity of the caller, first 64 cpus
+// sched_setaffinity(mask, first 64 cpus) for every thread of this process (/proc/self/task):
+// sched_setaffinity(0) alone moves only the calling thread. 0 or -errno of the first failure.
+int news_set_process_affinity(uint64_t mask);
+// ppoll(2) with a timeout in nanoseconds (poll(2) counts whole milliseconds). Returns what
+// ppoll returns, -errno on failure.
+struct pollfd;
+int news_ppoll(struct pollfd *fds, unsigned long nfds, uint64_t timeout_ns);
 int news_set_no_new_privs(void);
 int news_drop_bounding_set(void);       // bounding + ambient sets; needs CAP_SETPCAP, so call as root
 int news_clear_capabilities(void);      // capset(0): effective, permitted, inheritable
