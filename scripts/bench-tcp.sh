@@ -14,7 +14,10 @@
 # exit; every run is bounded in time.
 #
 # Usage: scripts/bench-tcp.sh [--rounds N] [--modes shm,kernel] [--seconds S] [--conns C]
-#                             [--cores default|SERVER=CPU,...] [--relay-no-offloads] [--csv FILE (default: a file in $TMPDIR, named at the end)] [newsbench tcp options, e.g. --cases rr]
+#                             [--cores default|SERVER=CPU,...] [--placements default,roundrobin] [--relay-no-offloads] [--csv FILE (default: a file in $TMPDIR, named at the end)] [newsbench tcp options, e.g. --cases rr]
+# --placements default,roundrobin also runs NEWS with the servers dealt round-robin over both
+# CPUs and applications anywhere (targets news-MODE-rr), in the same rounds, to compare maps;
+# servers0: the servers on cpu 0 as by default, applications on either CPU (news-MODE-s0).
 # --cores default keeps newsd's own core map; SERVER=CPU,... writes those into [cores]
 # (servers not named are dealt round-robin by newsd), to measure a placement.
 # --relay-no-offloads runs the Linux reference's relay without the virtio-net header and
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
         --cores-default) cores=default; shift ;;
         --csv) csv_out="$2"; shift 2 ;;
         --relay-no-offloads) relay_flags=(--no-offloads); shift ;;
+        --placements) placements="${2//,/ }"; shift 2 ;;
         *) pass+=("$1"); shift ;;
     esac
 done
@@ -44,6 +48,14 @@ done
 for m in $modes; do
     [ "$m" = shm ] || [ "$m" = kernel ] || { echo "bench-tcp.sh: --modes takes shm and/or kernel" >&2; exit 2; }
 done
+for p in ${placements:=default}; do
+    case "$p" in default|roundrobin|servers0) ;; *) echo "bench-tcp.sh: --placements: default, roundrobin or servers0, not $p" >&2; exit 2 ;; esac
+done
+# The map newsd dealt before issue 9 (servers round-robin over both CPUs from cpu 1, apps
+# anywhere), to compare against the default in the same run.
+roundrobin_toml=$'[cores]\nnicdriver = 1\npacketfilter = 0\nipserver = 1\nudpserver = 0\ntcpserver = 1\nvfs = 0\napps = "0,1"\n'
+# All servers on cpu 0 as in the default, but applications free to run on either CPU.
+servers0_toml=$'[cores]\napps = "0,1"\n'
 cores_toml=""
 if [ "$cores" != default ]; then
     cores_toml="[cores]"$'\n'
@@ -80,7 +92,7 @@ chmod -R a+rX "$dir"
 # One case against one target takes --seconds plus a warm-up (bulk: at least one 100 MB
 # transfer); a newsbench run has 6 cases x 2 targets. Bounds, generous, so nothing hangs.
 run_bound=$(( (${seconds%.*} + 30) * 12 + 60 ))
-mode_count=$(wc -w <<< "$modes")
+mode_count=$(( $(wc -w <<< "$modes") * $(wc -w <<< "${placements:-default}") ))
 relay_bound=$(( rounds * mode_count * (run_bound + 30) + 120 ))
 
 ip netns add "$client"
@@ -103,7 +115,10 @@ pids+=($!)
 for _ in $(seq 50); do grep -q listening "$dir/linux-http.log" 2>/dev/null && break; sleep 0.1; done
 grep -q listening "$dir/linux-http.log" || { echo "bench-tcp.sh: the Linux http_server did not start:" >&2; cat "$dir/linux-http.log" >&2; exit 1; }
 
-start_news() {  # $1: ipc mode
+start_news() {  # $1: ipc mode, $2: placement
+    local placement_toml="$cores_toml"
+    [ "${2:-default}" = roundrobin ] && placement_toml="$roundrobin_toml"
+    [ "${2:-default}" = servers0 ] && placement_toml="$servers0_toml"
     cat > "$dir/newsd.toml" <<TOML
 ipc = "$1"
 control_socket = "$dir/ctl.sock"
@@ -112,7 +127,7 @@ app_socket = "$dir/app.sock"
 backend = "tap"
 tap = "$tag"
 netns = "$client"
-$cores_toml
+$placement_toml
 TOML
     "$bin/newsd" -c "$dir/newsd.toml" 2>"$dir/newsd-$1.log" &
     news=$!
@@ -135,15 +150,18 @@ rows="$dir/rows.csv"
 last_mode="${modes##* }"
 for round in $(seq "$rounds"); do
     for mode in $modes; do
-        start_news "$mode"
-        timeout "$run_bound" ip netns exec "$client" "$bin/newsbench" tcp --target "news-$mode=198.18.0.2:80" --target linux=198.18.0.10:80 \
+      for placement in $placements; do
+        suffix=""; [ "$placement" = roundrobin ] && suffix="-rr"; [ "$placement" = servers0 ] && suffix="-s0"
+        start_news "$mode" "$placement"
+        timeout "$run_bound" ip netns exec "$client" "$bin/newsbench" tcp --target "news-$mode$suffix=198.18.0.2:80" --target linux=198.18.0.10:80 \
             --seconds "$seconds" --conns "$conns" --csv "${pass[@]}" > "$dir/run.csv" \
-            || { echo "bench-tcp.sh: newsbench tcp failed (round $round, $mode)" >&2; cat "$dir/run.csv" >&2; exit 1; }
-        sed "s/^/$round,$mode,/" "$dir/run.csv" >> "$rows"
-        if [ "$round" = "$rounds" ] && [ "$mode" = "$last_mode" ]; then
+            || { echo "bench-tcp.sh: newsbench tcp failed (round $round, $mode $placement)" >&2; cat "$dir/run.csv" >&2; exit 1; }
+        sed "s/^/$round,$mode$suffix,/" "$dir/run.csv" >> "$rows"
+        if [ "$round" = "$rounds" ] && [ "$mode" = "$last_mode" ] && [ "$placement" = "${placements%% *}" ]; then
             "$bin/newsctl" stats --socket "$dir/ctl.sock" > "$dir/stats.txt" 2>&1 || true
         fi
         stop_news
+      done
     done
 done
 

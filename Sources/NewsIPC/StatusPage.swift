@@ -2,7 +2,7 @@ import CNewsLinux
 
 /// A server's status page (news_status_page_t), shared with newsd only.
 public struct StatusPage: @unchecked Sendable {
-    public static let regionSize = 4096
+    public static let regionSize = 8192
     public static let maxCounters = Int(NEWS_MAX_COUNTERS)
     public static let maxNameLength = Int(NEWS_COUNTER_NAME) - 1
 

@@ -58,7 +58,7 @@ _Static_assert(sizeof(news_doorbell_t) == 64, "doorbell is one cache line");
 // Shared by newsd and exactly one server. The server writes heartbeat, state and counters;
 // newsd writes command and generation. newsd validates everything it reads from here.
 #define NEWS_STATUS_MAGIC 0x4e535441u /* "NSTA" */
-#define NEWS_MAX_COUNTERS 80
+#define NEWS_MAX_COUNTERS 168
 #define NEWS_COUNTER_NAME 40
 typedef struct news_counter {
     char name[NEWS_COUNTER_NAME];
@@ -78,7 +78,7 @@ typedef struct news_status_page {
     news_counter_t counters[NEWS_MAX_COUNTERS];
 } news_status_page_t;
 _Static_assert(offsetof(news_status_page_t, counters) == 64, "counters start on line 1");
-_Static_assert(sizeof(news_status_page_t) <= 4096, "status page fits one page");
+_Static_assert(sizeof(news_status_page_t) <= 8192, "status page fits two pages");
 
 // ---- Exposed socket buffer -------------------------------------------------------------------
 // One region per socket, shared by the application (libnews) and the transport server: this
