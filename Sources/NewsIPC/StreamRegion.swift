@@ -155,7 +155,10 @@ public struct StreamAppFlags: OptionSet, Equatable, Sendable {
     public static let writerWaits = StreamAppFlags(rawValue: NEWS_STREAM_APP_WRITER_WAITS)
     /// A reader sleeps until recv_low_water bytes are readable (or the stream ends or fails).
     public static let readerWaits = StreamAppFlags(rawValue: NEWS_STREAM_APP_READER_WAITS)
-    public static let known: StreamAppFlags = [.writeShutdown, .writerWaits, .readerWaits]
+    /// A socket from its listener's pool that the application closed (docs/TCP-SOCKETS.md):
+    /// it does not touch the region again until the stack announces it for a new connection.
+    public static let released = StreamAppFlags(rawValue: NEWS_STREAM_APP_RELEASED)
+    public static let known: StreamAppFlags = [.writeShutdown, .writerWaits, .readerWaits, .released]
 }
 
 /// stack_flags: written by the stack only.
@@ -341,6 +344,18 @@ public struct StreamAppEnd {
     }
 
     public var writeShutDown: Bool { flags.contains(.writeShutdown) }
+
+    /// Closes a pooled socket without a word to newsd: the stack sees the bit, finishes the
+    /// connection as for a close (what was appended is still sent, unless it aborts), then
+    /// re-initializes the region and takes it back into the listener's pool. After this the
+    /// application touches the region no more until it is announced again.
+    public mutating func release() {
+        flags.subtract([.writerWaits, .readerWaits])
+        flags.insert(.released)
+        // After every index store, so the stack that sees the bit sees the final indices.
+        news_store_release_u32(&stream.pointee.app_flags, flags.rawValue)
+        stackBell.ring()
+    }
 
     // ---- receiving -----------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import NewsSystem
 public final class NewsStack {
     public static let defaultSocket = "/run/news/app.sock"
     let fd: Int32
+    /// A `pool` answer carries two descriptors for each of up to 32 spares (newsd's batch).
+    static let maxDescriptorsPerAnswer = 64
 
     public init(socketPath: String = NewsStack.defaultSocket) throws(SocketError) {
         do { fd = try UnixSocket.connect(path: socketPath) } catch {
@@ -52,7 +54,7 @@ public final class NewsStack {
         let deadline = Clock.nanos() + 5_000_000_000
         while !bytes.contains(UInt8(ascii: "\n")) {
             let got: (bytes: [UInt8], fds: [Int32])?
-            do { got = try UnixSocket.receive(fd, max: 256, maxFDs: 4) } catch {
+            do { got = try UnixSocket.receive(fd, max: 1024, maxFDs: Self.maxDescriptorsPerAnswer) } catch {
                 fds.forEach(FD.close)
                 throw SocketError(errno: error.errno, "newsd: \(error)")
             }

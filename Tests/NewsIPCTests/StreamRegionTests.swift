@@ -185,6 +185,26 @@ final class StreamRegionTests: XCTestCase {
         XCTAssertThrowsError(try m.stack(adopting: StreamStackState(flags: StreamStackFlags(rawValue: 1 << 9))))
     }
 
+    /// Closing a pooled socket is a bit (`StreamAppEnd.release`): after the indices, with
+    /// the waiting bits cleared, and the stack's kick line rung if it sleeps.
+    func testReleaseIsTheLastWordOfTheApplication() throws {
+        let m = try MappedStream()
+        var app = try m.app()
+        let stack = try m.stack()
+        XCTAssertFalse(stack.applicationReleased)
+        XCTAssertTrue(stack.looksUnused)
+        XCTAssertEqual(try [UInt8](repeating: 2, count: 10).withUnsafeBytes { try app.append($0) }, 10)
+        app.beginWaiting([.readerWaits, .writerWaits])
+        app.shutdownWrite()
+        news_store_release_u32(&m.stackLine.pointee.sleeping, 1)  // the stack sleeps (a futex sleeper here)
+        let seq = news_load_acquire_u32(&m.stackLine.pointee.seq)
+        app.release()
+        XCTAssertTrue(stack.applicationReleased)
+        XCTAssertEqual(stack.takeAppFlags(), [.writeShutdown, .released], "no waiting bit outlives the close")
+        XCTAssertEqual(news_load_acquire_u32(&m.stackLine.pointee.seq), seq &+ 1, "the stack was woken")
+        XCTAssertFalse(stack.looksUnused)
+    }
+
     func testRestartedStackRepublishesTheStateItKept() throws {
         let m = try MappedStream()
         var app = try m.app()
