@@ -4,6 +4,7 @@ import Glibc
 import NewsIPC
 import NewsSystem
 import XCTest
+@testable import Kernel
 @testable import libnews
 
 /// TCPSocket against newsd's broker and a stand-in for tcpserver (`FakeNews`) that plays the
