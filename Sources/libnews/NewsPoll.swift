@@ -109,19 +109,23 @@ public enum NewsPoll {
 }
 
 /// How long a poll looks before it sleeps. A server under load sees its next event within a
-/// fraction of a millisecond, again and again: looking for as long as those gaps last (twice
-/// the recent average, at most `maxSpinNanos`) catches it without a sleep and a wake, the two
-/// system calls a busy server would otherwise make per event. Once gaps grow past what a
-/// look covers, or a wait times out, it looks only `idleSpinNanos` and sleeps: an idle
-/// application stays asleep. Arithmetic on the times it is told, under a lock of its own
-/// (threads of one application may share one pacer; uncontended, the lock is no system call).
+/// few milliseconds, again and again, but not evenly: gaps of a few hundred microseconds and
+/// now and then of several milliseconds, when the stack's servers run one after another. While
+/// the recent gaps between its events average at most half of `maxSpinNanos`, a poll looks
+/// for up to `maxSpinNanos` before it sleeps: it catches nearly every event without a sleep
+/// and a wake, the two system calls a busy server would otherwise make per event (the look
+/// costs its core that long; NEWS keeps applications off the servers' cores). A timeout, or a
+/// gap of more than twice the longest look, means the application went idle: it then looks
+/// only `idleSpinNanos` and sleeps, so an idle application stays asleep. Arithmetic on the
+/// times it is told, under a lock of its own (threads of one application may share one
+/// pacer; uncontended, the lock is no system call).
 public final class PollPacer: @unchecked Sendable {
     public let idleSpinNanos: UInt64
     public let maxSpinNanos: UInt64
     private var average: UInt64?
     private var lock = pthread_mutex_t()
 
-    public init(idleSpinNanos: UInt64 = 50_000, maxSpinNanos: UInt64 = 2_000_000) {
+    public init(idleSpinNanos: UInt64 = 50_000, maxSpinNanos: UInt64 = 8_000_000) {
         self.idleSpinNanos = idleSpinNanos
         self.maxSpinNanos = max(idleSpinNanos, maxSpinNanos)
         pthread_mutex_init(&lock, nil)
@@ -136,14 +140,14 @@ public final class PollPacer: @unchecked Sendable {
     }
 
     /// The recent gap between a poll and its event (an exponential average, 1/8 weight);
-    /// nil after a timeout or before any event.
+    /// nil after a timeout, a gap of more than twice the longest look, or before any event.
     public var averageGapNanos: UInt64? { locked { average } }
 
     /// The look to make now.
     public var spinNanos: UInt64 {
         locked {
             guard let g = average, g <= maxSpinNanos / 2 else { return idleSpinNanos }
-            return max(idleSpinNanos, min(maxSpinNanos, 2 * g))
+            return maxSpinNanos
         }
     }
 
@@ -151,11 +155,9 @@ public final class PollPacer: @unchecked Sendable {
     /// event (`ready`), or timed out.
     public func record(waitedNanos: UInt64, ready: Bool) {
         locked {
-            guard ready else { average = nil; return }
-            // A gap longer than any look would cover counts as that long, so one slow spell
-            // does not keep the average up for long once events come quickly again.
-            let gap = min(waitedNanos, 2 * maxSpinNanos)
-            if let g = average { average = g - g / 8 + gap / 8 } else { average = gap }
+            // A timeout, or a gap twice the longest look: the application went idle.
+            guard ready, waitedNanos <= 2 * maxSpinNanos else { average = nil; return }
+            if let g = average { average = g - g / 8 + waitedNanos / 8 } else { average = waitedNanos }
         }
     }
 }
