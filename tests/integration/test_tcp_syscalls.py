@@ -7,7 +7,7 @@ the server enters the kernel only to sleep when it is idle (or to kick a sleepin
 Measured on the placement issue 9 aims at (the stack's servers on core 0, the application
 and the client on core 1): with every process dealt round-robin over two cores, the
 application's look before sleeping takes time from the servers and the figure is several
-calls per 100 requests (and the rate lower).
+calls per 100 requests (and the rate lower)."""
 
 import re
 import subprocess
