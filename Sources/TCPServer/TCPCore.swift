@@ -37,6 +37,9 @@ final class TCPCore: ServerCore {
     /// socket's number.
     var nextTimeWaitID = TCPCore.firstPrivateID
     static let firstPrivateID: UInt32 = 0x8000_0000
+    /// The number of each sleep, told to applications with the kick lines (`KickLedger`).
+    /// It starts anywhere, so a restarted tcpserver's numbers do not meet its predecessor's.
+    var kickGeneration = UInt32.random(in: UInt32.min...UInt32.max)
     /// Accept notices waiting for room in their listener's control ring.
     var notices: [UInt32: [Message]] = [:]
     /// Control blocks found after a restart: their connections are reset when newsd hands
@@ -119,7 +122,10 @@ final class TCPCore: ServerCore {
         !dirty.isEmpty || sockets.values.contains { $0.controlWaiting || $0.appMoved || $0.releasePending }
     }
 
-    func willSleep() { for s in sockets.values { s.header.armKick() } }
+    func willSleep() {
+        kickGeneration &+= 1
+        for s in sockets.values { s.header.armKick(generation: kickGeneration) }
+    }
     func didWake() { for s in sockets.values { s.header.disarmKick() } }
 
     // MARK: - Sockets from newsd

@@ -1,3 +1,4 @@
+import NewsIPC
 import NewsSystem
 
 /// An application's connection to NEWS: one unix-socket connection to newsd's app socket,
@@ -6,6 +7,8 @@ import NewsSystem
 public final class NewsStack {
     public static let defaultSocket = "/run/news/app.sock"
     let fd: Int32
+    /// Which sleep of tcpserver this application kicked last, for all its TCP sockets.
+    let kickLedger = KickLedger()
     /// A `pool` answer carries two descriptors for each of up to 32 spares (newsd's batch).
     static let maxDescriptorsPerAnswer = 64
 

@@ -120,6 +120,7 @@ public final class TCPSocket {
         id = parts.id
         region = parts.region
         end = parts.end
+        end.kickLedger = stack.kickLedger
         channel = parts.channel
         kick = parts.kick
         self.phase = phase
@@ -361,6 +362,7 @@ public final class TCPSocket {
         id = parts.id
         region = parts.region
         end = parts.end
+        end.kickLedger = stack.kickLedger
         channel = parts.channel
         kick = parts.kick
         controlNumber = 0
