@@ -5,9 +5,12 @@
  *
  *   http_server APP_SOCKET PORT DOCROOT
  *
- * Prints "listening PORT" once it accepts connections. Files are served with pread into
- * the socket: a request's file is read in 64 KiB pieces as the send area takes them. A PUT
- * or POST is answered once its whole body has come, with 200 and "received N".
+ * Prints "listening PORT" once it accepts connections. Files of up to CACHE_MAX bytes are
+ * kept in memory (looked at again with one fstatat at most once a second, so a busy server
+ * serves them without entering the kernel: NEWS sockets are shared memory, and so is the
+ * cache); larger ones are served with pread into the socket, in 64 KiB pieces as the send
+ * area takes them. A PUT or POST is answered once its whole body has come, with 200 and
+ * "received N".
  * Answers: 200, 400 (malformed, or a bad Content-Length), 404, 405 (not GET/HEAD/PUT/POST),
  * 411 (PUT/POST without Content-Length), 414 (request line too long), 505 (not HTTP/1.x).
  * At most MAX_CONNS connections at once; more wait in the backlog.
@@ -27,6 +30,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef NEWS_POSIX
@@ -38,6 +42,30 @@
 #define MAX_CONNS 60
 #define IN_SIZE 8192
 #define CHUNK 65536
+#define CACHE_MAX 65536        /* largest file kept in memory */
+#define CACHE_ENTRIES 64
+#define CACHE_RECHECK_NS 1000000000LL
+
+/* A cached file's bytes. A connection sending it holds a reference, so a file that changed
+ * is reloaded into a new blob while the old one is still being sent. */
+struct blob {
+    int refs;
+    size_t len;
+    char data[];
+};
+
+struct cached {
+    char rel[1024];            /* "" : free */
+    struct blob *body;
+    struct stat st;            /* what fstatat said when it was loaded */
+    long long checked_ns;
+};
+
+static struct cached cache[CACHE_ENTRIES];
+
+static void blob_release(struct blob *b) {
+    if (b && --b->refs == 0) free(b);
+}
 
 struct conn {
     int sock;                  /* -1: free */
@@ -45,8 +73,10 @@ struct conn {
     size_t inlen;
     char head[512];            /* the response header being sent */
     size_t headlen, headoff;
-    int file;                  /* -1: no body to send */
+    int file;                  /* -1: no body to send from a file */
     off_t off, end;
+    struct blob *body;         /* NULL: no body to send from the cache */
+    size_t bodyoff;
     int close_after;
     int discarding;            /* a PUT/POST body is being read and dropped */
     unsigned long long body_left, body_total;
@@ -58,8 +88,80 @@ static int docroot;            /* a directory descriptor: files are opened below
 static char chunk[CHUNK];
 static unsigned long requests, errors_sent;
 
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);  /* the vDSO: no system call */
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The cached bytes of docroot/rel with a new reference, loading or reloading them if they
+ * are not cached or were last checked more than CACHE_RECHECK_NS ago and changed. NULL when
+ * the file is not a regular file of at most CACHE_MAX bytes (or the cache is full): the
+ * caller then serves it from the file, which says why it cannot be served, if it cannot. */
+static struct blob *cache_get(const char *rel, struct stat *st_out) {
+    size_t rlen = strlen(rel);
+    if (rlen >= sizeof cache[0].rel) return NULL;
+    struct cached *e = NULL, *free_entry = NULL;
+    for (int i = 0; i < CACHE_ENTRIES; i++) {
+        if (!cache[i].rel[0]) { if (!free_entry) free_entry = &cache[i]; continue; }
+        if (!strcmp(cache[i].rel, rel)) { e = &cache[i]; break; }
+    }
+    long long now = now_ns();
+    if (e && now - e->checked_ns < CACHE_RECHECK_NS) {
+        *st_out = e->st;
+        e->body->refs++;
+        return e->body;
+    }
+    struct stat st;
+    if (fstatat(docroot, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) || st.st_size > CACHE_MAX) {
+        if (e) { blob_release(e->body); e->body = NULL; e->rel[0] = '\0'; }
+        return NULL;
+    }
+    if (e && same_file(&st, &e->st)) {
+        e->checked_ns = now;
+        *st_out = e->st;
+        e->body->refs++;
+        return e->body;
+    }
+    if (!e) { if (!free_entry) return NULL; e = free_entry; }
+    int fd = openat(docroot, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return NULL;
+    struct stat fst;
+    struct blob *b = NULL;
+    if (fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_size <= CACHE_MAX &&
+        (b = malloc(sizeof *b + (size_t)fst.st_size + 1))) {
+        b->refs = 1;
+        b->len = 0;
+        while (b->len < (size_t)fst.st_size) {
+            ssize_t n = pread(fd, b->data + b->len, (size_t)fst.st_size - b->len, (off_t)b->len);
+            if (n <= 0) break;
+            b->len += (size_t)n;
+        }
+        if (b->len != (size_t)fst.st_size) { free(b); b = NULL; }
+    }
+    close(fd);
+    if (e->rel[0]) blob_release(e->body);
+    e->rel[0] = '\0';
+    e->body = NULL;
+    if (!b) return NULL;
+    memcpy(e->rel, rel, rlen + 1);
+    e->body = b;
+    e->st = fst;
+    e->checked_ns = now;
+    *st_out = fst;
+    b->refs++;
+    return b;
+}
+
 static void conn_close(struct conn *c) {
     if (c->file >= 0) close(c->file);
+    blob_release(c->body);
+    c->body = NULL;
     news_close(c->sock);
     c->sock = -1;
     c->file = -1;
@@ -145,8 +247,20 @@ static int parse_request(struct conn *c) {
     if (q) *q = '\0';
     if (target[0] != '/' || strstr(target, "..")) { respond_error(c, 400, "Bad Request"); return 1; }
     const char *rel = target[1] ? target + 1 : "index.html";
-    int fd = openat(docroot, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
+    struct blob *cached = cache_get(rel, &st);
+    if (cached) {
+        c->headlen = (size_t)snprintf(c->head, sizeof c->head,
+                                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\n%s\r\n",
+                                      content_type(rel), (long long)cached->len,
+                                      c->close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n");
+        c->headoff = 0;
+        c->file = -1;
+        if (head || cached->len == 0) blob_release(cached);
+        else { c->body = cached; c->bodyoff = 0; }
+        return 1;
+    }
+    int fd = openat(docroot, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0) close(fd);
         respond_error(c, 404, "Not Found");
@@ -162,7 +276,7 @@ static int parse_request(struct conn *c) {
     return 1;
 }
 
-static int sending(const struct conn *c) { return c->headoff < c->headlen || c->file >= 0; }
+static int sending(const struct conn *c) { return c->headoff < c->headlen || c->file >= 0 || c->body; }
 
 /* The whole body of a PUT/POST has been read: answer it. */
 static void respond_received(struct conn *c) {
@@ -173,6 +287,7 @@ static void respond_received(struct conn *c) {
                                   n, c->close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n", body);
     c->headoff = 0;
     c->file = -1;
+    c->body = NULL;
 }
 
 /* Sends what the socket takes now; returns -1 when the connection is done with. */
@@ -181,6 +296,14 @@ static int send_some(struct conn *c) {
         ssize_t n = news_send(c->sock, c->head + c->headoff, c->headlen - c->headoff, MSG_DONTWAIT);
         if (n < 0) return errno == EAGAIN ? 0 : -1;
         c->headoff += (size_t)n;
+    }
+    while (c->body) {
+        ssize_t n = news_send(c->sock, c->body->data + c->bodyoff, c->body->len - c->bodyoff, MSG_DONTWAIT);
+        if (n < 0) return errno == EAGAIN ? 0 : -1;
+        c->bodyoff += (size_t)n;
+        if (c->bodyoff < c->body->len) return 0;
+        blob_release(c->body);
+        c->body = NULL;
     }
     while (c->file >= 0) {
         size_t want = (size_t)(c->end - c->off) < CHUNK ? (size_t)(c->end - c->off) : CHUNK;
@@ -263,7 +386,7 @@ int main(int argc, char **argv) {
     if (news_bind(ls, 0, (uint16_t)atoi(argv[2])) < 0) { perror("news_bind"); return 1; }
     if (news_listen(ls, 128) < 0) { perror("news_listen"); return 1; }
     news_set_nonblocking(ls, 1);
-    for (int i = 0; i < MAX_CONNS; i++) { conns[i].sock = -1; conns[i].file = -1; }
+    for (int i = 0; i < MAX_CONNS; i++) { conns[i].sock = -1; conns[i].file = -1; conns[i].body = NULL; }
     printf("listening %s\n", argv[2]);
     fflush(stdout);
     news_pollfd_t fds[MAX_CONNS + 1];
@@ -293,7 +416,7 @@ int main(int argc, char **argv) {
                     if (s < 0) break;
                     news_set_nonblocking(s, 1);
                     news_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, 1);
-                    c->sock = s; c->inlen = 0; c->headlen = c->headoff = 0; c->file = -1; c->close_after = 0; c->served = 0;
+                    c->sock = s; c->inlen = 0; c->headlen = c->headoff = 0; c->file = -1; c->body = NULL; c->close_after = 0; c->served = 0;
                     c->discarding = 0; c->body_left = c->body_total = 0;
                 }
             } else if (of[i]->sock >= 0) {

@@ -253,10 +253,13 @@ int news_futex_waitv(uint32_t *const *words, const uint32_t *expected, int count
     return r < 0 ? -errno : 0;
 }
 
+/* newsd's `pool` answer carries a region and a kick for each of up to 32 spares. */
+#define NEWS_MAX_PASSED_FDS 64
+
 int news_send_with_fds(int sock, const void *data, int len, const int *fds, int nfds) {
-    if (nfds < 0 || nfds > 8) return -EINVAL;
+    if (nfds < 0 || nfds > NEWS_MAX_PASSED_FDS) return -EINVAL;
     struct iovec iov = { (void *)data, (size_t)len };
-    union { char buf[CMSG_SPACE(8 * sizeof(int))]; struct cmsghdr align; } u;
+    union { char buf[CMSG_SPACE(NEWS_MAX_PASSED_FDS * sizeof(int))]; struct cmsghdr align; } u;
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -275,7 +278,7 @@ int news_send_with_fds(int sock, const void *data, int len, const int *fds, int 
 
 int news_recv_with_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds) {
     struct iovec iov = { data, (size_t)len };
-    union { char buf[CMSG_SPACE(8 * sizeof(int))]; struct cmsghdr align; } u;
+    union { char buf[CMSG_SPACE(NEWS_MAX_PASSED_FDS * sizeof(int))]; struct cmsghdr align; } u;
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;

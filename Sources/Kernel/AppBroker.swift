@@ -28,7 +28,10 @@ import NewsSystem
 /// their own with an outbox of its own, so a hung tcpserver never holds up UDP sockets:
 /// `tcp [SEND RECV]` → `ok ID`; `listen ID N` → `ok` (newsd hands tcpserver up to
 /// `maxSpares` *spare* sockets for the listener's new connections); `accept ID NEWID` →
-/// `ok NEWID` with the spare's descriptors (and a fresh spare replaces it).
+/// `ok NEWID` with the spare's descriptors (and a fresh spare replaces it); `pool ID` →
+/// `ok K ID1 … IDK` with each spare's region and app kick: the listener's spares handed to
+/// the application in advance (a batch of up to `maxSpares` more is made first when it holds
+/// them all), so that accepting and closing their connections needs no word to newsd.
 final class AppBroker {
     enum Transport: String, CaseIterable, Sendable { case udp, tcp }
 
@@ -57,6 +60,9 @@ final class AppBroker {
         /// accepted Linux socket inherits its listener's buffer sizes.
         let sendSize: Int
         let receiveSize: Int
+        /// A spare whose region and app kick the application holds already (`pool`): its
+        /// connections are accepted and closed between the application and tcpserver.
+        var handed = false
 
         var transport: Transport { role == .udp ? .udp : .tcp }
     }
@@ -73,12 +79,15 @@ final class AppBroker {
 
     enum Handoff: Equatable {
         case open(UInt32), spare(listener: UInt32, id: UInt32), close(UInt32)
+        /// A spare `accept` made the application's own socket: tcpserver no longer takes it
+        /// back into its listener's pool when the application sets its released bit.
+        case accepted(UInt32)
 
         /// Whether this hands socket `id` over (as an application's socket or as a spare).
         func opens(_ id: UInt32) -> Bool {
             switch self {
             case .open(let i), .spare(_, let i): i == id
-            case .close: false
+            case .close, .accepted: false
             }
         }
     }
@@ -131,6 +140,8 @@ final class AppBroker {
         /// Replacement spares that could not be made (the uid at its limits, the outbox full):
         /// the listener keeps fewer until a later accept or listen tops it up.
         var sparesShort: UInt64 = 0
+        /// `pool` answers: a batch of spares handed to an application in advance.
+        var poolHandOvers: UInt64 = 0
     }
 
     /// `tcpControl` nil: no TCP server (TCP requests are refused with EAFNOSUPPORT).
@@ -268,6 +279,18 @@ final class AppBroker {
                 return
             }
             acceptSpare(spare, of: id, app: app)
+        case ("pool", 2), ("pool", 3):
+            guard let id = UInt32(words[1]), app.sockets.contains(id), listeners[id] != nil else {
+                counters.badRequests += 1
+                send(app, "error \(Errno.invalid) pool: not a listening socket of this application")
+                return
+            }
+            guard words.count == 2 || words[2] == "more" else {
+                counters.badRequests += 1
+                send(app, "error \(Errno.invalid) pool ID [more]")
+                return
+            }
+            handOverPool(of: id, more: words.count == 3, app: app)
         default:
             counters.badRequests += 1
             send(app, "error \(Errno.invalid) bad request")
@@ -310,12 +333,16 @@ final class AppBroker {
         return nil
     }
 
-    /// A socket number not in use: numbers wrap after 2^32 - 1 but never onto a live socket.
+    /// A socket number not in use: numbers wrap after `maxID` but never onto a live socket.
+    /// The upper half is tcpserver's own (TIME-WAIT connections that gave their region back
+    /// to a pool go on under numbers from there).
     private func freshID() -> UInt32 {
-        while nextID == 0 || sockets[nextID] != nil { nextID &+= 1 }
-        defer { nextID &+= 1 }
+        while nextID == 0 || nextID > Self.maxID || sockets[nextID] != nil { nextID = nextID >= Self.maxID ? 1 : nextID + 1 }
+        defer { nextID = nextID >= Self.maxID ? 1 : nextID + 1 }
         return nextID
     }
+
+    static let maxID: UInt32 = 0x7FFF_FFFF
 
     /// Creates a socket's region and kick pair, records it and queues its hand-off to its
     /// server. The caller checked the limits.
@@ -385,10 +412,43 @@ final class AppBroker {
         listeners[listener]?.removeAll { $0 == spare.id }
         app.sockets.append(spare.id)
         counters.tcpAccepts += 1
+        enqueue(.accepted(spare.id), .tcp)
         do { try UnixSocket.send(app.fd, Array("ok \(spare.id)\n".utf8), fds: [spare.region, spare.appKick]) } catch {
             app.broken = true
         }
         topUpSpares(of: listener, app: app)
+    }
+
+    /// `pool ID [more]`: the spares of listener `id` the application does not hold yet, at
+    /// most `maxSpares` in one answer (`ok 0` if none). With `more`, when it holds them all,
+    /// a batch of up to `maxSpares` new ones is made first (as many as the limits allow;
+    /// none: the refusal's errno).
+    private func handOverPool(of id: UInt32, more: Bool, app: App) {
+        guard let l = sockets[id] else { return }
+        var fresh = (listeners[id] ?? []).filter { sockets[$0]?.handed == false }
+        if fresh.isEmpty && more {
+            var refusal: (errno: Int32, text: String)?
+            for _ in 0..<Self.maxSpares {
+                if let r = refusalToOpen(.tcp, for: app.uid, count: 1) { refusal = r; break }
+                do { try addSpare(to: l, app: app) } catch { refusal = (Errno.noBuffers, "\(error)"); break }
+                fresh.append(listeners[id]!.last!)
+            }
+            if fresh.isEmpty {
+                counters.socketsRefused += 1
+                let r = refusal ?? (Errno.noBuffers, "no spare sockets")
+                send(app, "error \(r.errno) pool: \(r.text)")
+                return
+            }
+        }
+        let batch = Array(fresh.prefix(Self.maxSpares))
+        var fds: [Int32] = []
+        for spare in batch {
+            sockets[spare]?.handed = true
+            fds += [sockets[spare]!.region, sockets[spare]!.appKick]
+        }
+        counters.poolHandOvers += 1
+        let line = (["ok", "\(batch.count)"] + batch.map(String.init)).joined(separator: " ") + "\n"
+        do { try UnixSocket.send(app.fd, Array(line.utf8), fds: fds) } catch { app.broken = true }
     }
 
     private func topUpSpares(of listener: UInt32, app: App) {
@@ -408,6 +468,8 @@ final class AppBroker {
         switch h {
         case .open, .spare:
             box.pendingOpens += 1
+            box.queue.append(h)
+        case .accepted:
             box.queue.append(h)
         case .close(let id):
             // Never handed over yet: the server need not hear of it at all.
@@ -443,6 +505,8 @@ final class AppBroker {
                 if sent { box.pendingOpens -= 1 }
             case .close(let id):
                 sent = trySend("close \(id)", fds: [], on: box.control, to: server)
+            case .accepted(let id):
+                sent = trySend("accepted \(id)", fds: [], on: box.control, to: server)
             }
             guard sent else { box.deferred += 1; return }
             box.queue.removeFirst()
@@ -490,12 +554,28 @@ final class AppBroker {
         socketsOfUID[s.uid, default: 1] -= 1
         if socketsOfUID[s.uid] == 0 { socketsOfUID[s.uid] = nil }
         if case .spare(let listener) = s.role { listeners[listener]?.removeAll { $0 == id } }
-        if let app = apps.first(where: { $0.fd == s.owner }) { app.sockets.removeAll { $0 == id } }
-        for spare in spares { close(spare) }
+        let owner = apps.first(where: { $0.fd == s.owner })
+        owner?.sockets.removeAll { $0 == id }
+        for spare in spares {
+            if let h = sockets[spare], h.handed, let owner {
+                // The application holds it: an accepted connection goes on without its
+                // listener, as on Linux, and a free one is the application's to close. Either
+                // way it is one of its sockets now (tcpserver heard the listener's close and
+                // lets the region go when the socket is closed, not back to a pool).
+                sockets[spare]?.role = .tcp
+                owner.sockets.append(spare)
+            } else {
+                close(spare)
+            }
+        }
     }
 
     private func disconnect(_ app: App) {
-        for id in app.sockets { close(id) }
+        // Closing a listener makes its handed spares the application's sockets: closed too.
+        while let id = app.sockets.first {
+            app.sockets.removeFirst()
+            close(id)
+        }
         apps.removeAll { $0 === app }
         FD.close(app.fd)
         counters.appsDisconnected += 1

@@ -58,6 +58,14 @@ public struct SocketHeader: @unchecked Sendable {
     public func set(error: Int32) { h.pointee.error = error }
     /// Before the transport sleeps: the application must kick it to be heard.
     public func armKick() { news_store_release_u32(&h.pointee.stack_sleeping, 2) }
+    /// The same, with the number of this sleep (the line's otherwise unused `stack_seq`,
+    /// stored first): an application that kicked the stack for this sleep through one of its
+    /// sockets need not kick it again through another (`KickLedger`), since the stack, once
+    /// awake, looks at every socket.
+    public func armKick(generation: UInt32) {
+        news_store_release_u32(&h.pointee.stack_seq, generation)
+        news_store_release_u32(&h.pointee.stack_sleeping, 2)
+    }
     public func disarmKick() { news_store_release_u32(&h.pointee.stack_sleeping, 0) }
     /// Answers control request `number` (after the fields it changed are written).
     public func answer(_ number: UInt32, result: Int32) {
@@ -65,6 +73,29 @@ public struct SocketHeader: @unchecked Sendable {
         news_store_release_u32(&h.pointee.ctl_done, number)
         appBell.ring()
     }
+    /// Whether the stack sleeps in poll(2) and must be kicked, and the number of that sleep.
+    public var stackSleepsInPoll: Bool { news_load_acquire_u32(&h.pointee.stack_sleeping) == 2 }
+    public var kickGeneration: UInt32 { news_load_acquire_u32(&h.pointee.stack_seq) }
     // ---- the application writes this ---------------------------------------------------
     public func clearError() { h.pointee.error = 0 }
+}
+
+/// The sleep of the stack an application last kicked (`SocketHeader.armKick(generation:)`),
+/// shared by all its sockets on that stack: a stack woken through one socket's kick looks at
+/// every socket on its next pass, so appending to ten sockets while it wakes up costs one
+/// kick, not ten. The word is recorded only after the kick was written, so whoever sees it
+/// knows that kick is on its way. A scribbled line can only cost its own application wake-ups.
+public final class KickLedger: @unchecked Sendable {
+    private let word = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+
+    public init() { word.initialize(to: 0) }
+    deinit { word.deallocate() }
+
+    /// Whether the stack was kicked already for its sleep number `generation`.
+    public func kicked(_ generation: UInt32) -> Bool {
+        let w = news_load_acquire_u64(word)
+        return w >> 32 == 1 && UInt32(truncatingIfNeeded: w) == generation
+    }
+
+    public func record(_ generation: UInt32) { news_store_release_u64(word, 1 << 32 | UInt64(generation)) }
 }

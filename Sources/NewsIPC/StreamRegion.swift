@@ -155,7 +155,10 @@ public struct StreamAppFlags: OptionSet, Equatable, Sendable {
     public static let writerWaits = StreamAppFlags(rawValue: NEWS_STREAM_APP_WRITER_WAITS)
     /// A reader sleeps until recv_low_water bytes are readable (or the stream ends or fails).
     public static let readerWaits = StreamAppFlags(rawValue: NEWS_STREAM_APP_READER_WAITS)
-    public static let known: StreamAppFlags = [.writeShutdown, .writerWaits, .readerWaits]
+    /// A socket from its listener's pool that the application closed (docs/TCP-SOCKETS.md):
+    /// it does not touch the region again until the stack announces it for a new connection.
+    public static let released = StreamAppFlags(rawValue: NEWS_STREAM_APP_RELEASED)
+    public static let known: StreamAppFlags = [.writeShutdown, .writerWaits, .readerWaits, .released]
 }
 
 /// stack_flags: written by the stack only.
@@ -253,6 +256,8 @@ public struct StreamAppEnd {
     public private(set) var receiveTail: UInt64
     /// Set once the stack's words were found impossible; then every data call throws it.
     public private(set) var corruption: StreamCorruption?
+    /// Shared by the application's sockets on one stack: see `ringStack`.
+    public var kickLedger: KickLedger?
 
     /// Attaches to a region newsd handed over, `mappedSize` bytes mapped at `base`. `kick` is
     /// the socket's eventfd for waking a stack that sleeps in poll(2) (-1: none). The
@@ -327,7 +332,7 @@ public struct StreamAppEnd {
         ByteRing.write(sendArea, mask: sendMask, at: sendTail, from: source, count: n)
         sendTail += UInt64(n)
         news_store_release_u64(&stream.pointee.send_tail, sendTail)
-        stackBell.ring()
+        ringStack()
         return n
     }
 
@@ -337,10 +342,34 @@ public struct StreamAppEnd {
         flags.insert(.writeShutdown)
         // After send_tail's store (in append), so the stack that sees the bit sees the tail.
         news_store_release_u32(&stream.pointee.app_flags, flags.rawValue)
-        stackBell.ring()
+        ringStack()
     }
 
     public var writeShutDown: Bool { flags.contains(.writeShutdown) }
+
+    /// Wakes the stack if it sleeps, unless this application kicked it for the same sleep
+    /// already (`kickLedger`, shared by the application's sockets).
+    private func ringStack() {
+        guard let ledger = kickLedger else { stackBell.ring(); return }
+        news_fence_seq_cst()  // pairs with the stack's between arming and its last look
+        guard header.stackSleepsInPoll else { stackBell.ring(); return }
+        let generation = header.kickGeneration
+        if ledger.kicked(generation) { return }
+        stackBell.ring()
+        ledger.record(generation)
+    }
+
+    /// Closes a pooled socket without a word to newsd: the stack sees the bit, finishes the
+    /// connection as for a close (what was appended is still sent, unless it aborts), then
+    /// re-initializes the region and takes it back into the listener's pool. After this the
+    /// application touches the region no more until it is announced again.
+    public mutating func release() {
+        flags.subtract([.writerWaits, .readerWaits])
+        flags.insert(.released)
+        // After every index store, so the stack that sees the bit sees the final indices.
+        news_store_release_u32(&stream.pointee.app_flags, flags.rawValue)
+        ringStack()
+    }
 
     // ---- receiving -----------------------------------------------------------------------
 
@@ -384,7 +413,7 @@ public struct StreamAppEnd {
         let heldBefore = receiveTail - receiveHead
         receiveHead += UInt64(count)
         news_store_release_u64(&stream.pointee.recv_head, receiveHead)
-        if heldBefore > half && receiveTail - receiveHead <= half { stackBell.ring() }
+        if heldBefore > half && receiveTail - receiveHead <= half { ringStack() }
     }
 
     /// True when the stream ended: the peer's FIN arrived and everything before it was read.

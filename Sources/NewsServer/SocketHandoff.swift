@@ -7,10 +7,14 @@ import NewsSystem
 ///     open ID UID              + region, kick
 ///     spare LISTENER ID UID    + region, kick   (TCP: a region for a listener's next connection)
 ///     close ID
+///     accepted ID                               (TCP: a spare newsd made the application's
+///                                                own socket by `accept`: it is no longer
+///                                                its listener's pool's)
 public enum SocketHandoff: Equatable, Sendable {
     case open(id: UInt32, uid: UInt32, region: Int32, kick: Int32)
     case spare(listener: UInt32, id: UInt32, uid: UInt32, region: Int32, kick: Int32)
     case close(id: UInt32)
+    case accepted(id: UInt32)
     /// Anything else; its descriptors are already closed.
     case malformed
 
@@ -34,6 +38,8 @@ public enum SocketHandoff: Equatable, Sendable {
             }
         case ("close", 2, 0):
             if let id = UInt32(w[1]) { return .close(id: id) }
+        case ("accepted", 2, 0):
+            if let id = UInt32(w[1]) { return .accepted(id: id) }
         default:
             break
         }

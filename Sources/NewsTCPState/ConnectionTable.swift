@@ -317,6 +317,28 @@ public struct ConnectionTable: Sendable {
         return true
     }
 
+    /// The entry of `socket` goes on under the number `newSocket` (which must be unused):
+    /// a TIME-WAIT connection that gave its region back to a listener's pool keeps its
+    /// four-tuple and port under a number of its own, while the region's number serves the
+    /// next connection. False when `socket` has no entry or `newSocket` has one.
+    @discardableResult
+    public mutating func rename(socket: UInt32, to newSocket: UInt32) -> Bool {
+        guard socket != newSocket, bySocket[newSocket] == nil, var e = bySocket.removeValue(forKey: socket) else { return false }
+        e.socket = newSocket
+        bySocket[newSocket] = e
+        usersOf[e.localPort]?.remove(socket)
+        usersOf[e.localPort, default: []].insert(newSocket)
+        switch e.role {
+        case .bound: break
+        case .listening:
+            let key = Endpoint(address: e.localAddress, port: e.localPort)
+            if listeners[key] == socket { listeners[key] = newSocket }
+        case .connected, .timeWait:
+            if let t = e.tuple, connections[t] == socket { connections[t] = newSocket }
+        }
+        return true
+    }
+
     /// Forgets the socket: its port, listener or four-tuple is free again.
     public mutating func remove(socket: UInt32) {
         guard let e = bySocket.removeValue(forKey: socket) else { return }

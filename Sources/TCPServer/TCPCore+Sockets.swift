@@ -315,8 +315,14 @@ extension TCPCore {
 
     func save(_ s: TCPSocketState, at now: UInt64, force: Bool) {
         unsaved.remove(s.id)
-        guard let store, let c = s.connection, let t = s.tuple else { return }
+        guard let store, let r = controlBlockRecord(s) else { return }
         s.lastSaved = now
+        if !store.save(r) { counters.bump("control_block_store_full") }
+    }
+
+    /// What the state region keeps of a socket's connection (nil without one).
+    func controlBlockRecord(_ s: TCPSocketState) -> ControlBlockRecord? {
+        guard let c = s.connection, let t = s.tuple else { return nil }
         let b = c.controlBlock
         var r = ControlBlockRecord(socket: s.id, uid: s.uid, state: RecordedState(b.state), tuple: t)
         r.iss = b.iss; r.irs = b.irs; r.sndUna = b.sendUnacknowledged; r.sndNxt = b.sendNext
@@ -337,7 +343,7 @@ extension TCPCore {
         r.retransmissionDeadline = b.retransmissionDeadline; r.persistDeadline = b.persistDeadline
         r.keepAliveDeadline = b.keepAliveDeadline; r.delayedAckDeadline = b.delayedAckDeadline
         r.timeWaitDeadline = b.timeWaitDeadline; r.retransmissions = UInt16(clamping: b.retransmissions)
-        if !store.save(r) { counters.bump("control_block_store_full") }
+        return r
     }
 
     func save(listener s: TCPSocketState, backlog: Int) {

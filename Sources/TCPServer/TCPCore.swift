@@ -36,6 +36,14 @@ final class TCPCore: ServerCore {
     /// ones that are due, not at all of them (thousands, under a connection-per-request load).
     var timeWaitTimers = DeadlineHeap<UInt32>()
     var halfOpenTimers = DeadlineHeap<FourTuple>()
+    /// The next number for a TIME-WAIT connection that gave its region back to a pool
+    /// (`retire`): from the upper half, which newsd never hands out, so it never meets a
+    /// socket's number.
+    var nextTimeWaitID = TCPCore.firstPrivateID
+    static let firstPrivateID: UInt32 = 0x8000_0000
+    /// The number of each sleep, told to applications with the kick lines (`KickLedger`).
+    /// It starts anywhere, so a restarted tcpserver's numbers do not meet its predecessor's.
+    var kickGeneration = UInt32.random(in: UInt32.min...UInt32.max)
     /// Accept notices waiting for room in their listener's control ring.
     var notices: [UInt32: [Message]] = [:]
     /// Control blocks found after a restart: their connections are reset when newsd hands
@@ -119,10 +127,13 @@ final class TCPCore: ServerCore {
     /// moves indices of a socket without a connection, or writes a ring of a socket it closed,
     /// must not keep us awake (those words are read only when they mean something).
     var pendingInput: Bool {
-        !dirty.isEmpty || sockets.values.contains { $0.controlWaiting || $0.appMoved }
+        !dirty.isEmpty || sockets.values.contains { $0.controlWaiting || $0.appMoved || $0.releasePending }
     }
 
-    func willSleep() { for s in sockets.values { s.header.armKick() } }
+    func willSleep() {
+        kickGeneration &+= 1
+        for s in sockets.values { s.header.armKick(generation: kickGeneration) }
+    }
     func didWake() { for s in sockets.values { s.header.disarmKick() } }
 
     // MARK: - Sockets from newsd
@@ -141,6 +152,7 @@ final class TCPCore: ServerCore {
             case let .open(id, uid, region, kick): adopt(id: id, uid: uid, region: region, kick: kick, spareOf: nil, ports: ports)
             case let .spare(l, id, uid, region, kick): adopt(id: id, uid: uid, region: region, kick: kick, spareOf: l, ports: ports)
             case let .close(id): applicationClosed(id, ports: ports)
+            case let .accepted(id): sockets[id]?.pool = nil  // the application's own now: its release bit means nothing
             case .malformed: counters.bump("control_malformed")
             }
         }
@@ -163,11 +175,14 @@ final class TCPCore: ServerCore {
         sockets[id] = s
         kicks[kick] = id
         counters.bump("sockets_opened")
+        // A spare belongs to its listener's pool: the application may hold it (libnews maps
+        // the pool in advance), and when it releases it the region comes back.
+        s.pool = listener
         if let r = restored.removeValue(forKey: id) {
             readopt(s, r, ports: ports)
             // A spare that carried a connection before the restart has its reset published:
-            // it can hold no new connection (newsd closes it with its listener).
-            if let listener { s.role = .spare(of: listener) }
+            // it can hold no new connection until its application releases it.
+            if listener != nil { s.role = .bound }
             return
         }
         if isRestart, s.stream.state.flags.contains(.established), s.stream.state.flags.isDisjoint(with: [.reset, .sendClosed]) {
@@ -175,10 +190,18 @@ final class TCPCore: ServerCore {
             // it cannot continue either, and its application must not wait for it forever.
             s.stream.setReset(errno: 104)
             counters.bump("connections_reset_without_record")
-            if let listener { s.role = .spare(of: listener) }
+            if listener != nil { s.role = .bound }
             return
         }
         if let listener {
+            if isRestart && !s.stream.looksUnused {
+                // It carried a connection our predecessor finished, or one the application
+                // has released: it is the application's (or already on its way back) until
+                // it says so by releasing it.
+                s.role = .bound
+                counters.bump("pool_regions_held_after_restart")
+                return
+            }
             s.role = .spare(of: listener)
             spares[listener, default: []].append(id)
         }
@@ -223,10 +246,21 @@ final class TCPCore: ServerCore {
         TCPListener(backlog: max(1, min(backlog, TCPListener.maximumBacklog)), halfOpenLimit: 256, configuration: base, isn: isn, cookies: cookies)
     }
 
-    /// newsd's `close`: the application let go of the socket.
+    /// newsd's `close`: the application let go of the socket, and newsd of its region. A
+    /// pooled region newsd closes does not go back to the pool; if the application had
+    /// released it already, its connection just finishes.
     func applicationClosed(_ id: UInt32, ports: Ports) {
         restored[id] = nil
         guard let s = sockets[id] else { return }
+        s.pool = nil
+        if s.applicationClosed { return }
+        close(s, ports: ports)
+    }
+
+    /// The application closed a socket: by newsd's `close`, or (a pooled one) by releasing
+    /// it in its region.
+    func close(_ s: TCPSocketState, ports: Ports) {
+        let id = s.id
         switch s.role {
         case .connection:
             guard var c = s.connection else { release(s); return }
@@ -247,6 +281,9 @@ final class TCPCore: ServerCore {
         case .listening:
             listeners[id] = nil
             notices[id] = nil
+            // Its pool is newsd's again: the application's connections from it go on as
+            // sockets of their own, and newsd closes the rest.
+            for p in sockets.values where p.pool == id { p.pool = nil }
             for (t, h) in halfOpen where h.listener == id { halfOpen[t] = nil }
             release(s)
         case .spare(let l):
@@ -261,6 +298,22 @@ final class TCPCore: ServerCore {
     /// connection (and its 4-tuple in the table) stays for the rest of TIME-WAIT.
     func retire(_ s: TCPSocketState) {
         guard let c = s.connection, let t = s.tuple, c.state == .timeWait, s.applicationClosed else { return }
+        if let l = poolListener(of: s) {
+            // The region goes back to the pool now and serves the next connection under its
+            // number; TIME-WAIT lives on under a number of its own (table, record, timer).
+            let tw = freshTimeWaitID()
+            let record = controlBlockRecord(s)
+            table.rename(socket: s.id, to: tw)
+            store?.remove(socket: s.id)
+            if let store, var r = record {
+                r.socket = tw
+                if !store.save(r) { counters.bump("control_block_store_full") }
+            }
+            parkTimeWait(tw, tuple: t, c)
+            counters.bump("time_waits_without_region")
+            recycle(s, into: l)
+            return
+        }
         parkTimeWait(s.id, tuple: t, c)
         // Its control block stays until TIME-WAIT ends: `newsctl ss` shows it, as ss does.
         sockets[s.id] = nil
@@ -290,8 +343,49 @@ final class TCPCore: ServerCore {
         store?.remove(socket: id)
     }
 
-    /// Forgets a socket for good.
+    /// A TIME-WAIT number no connection, record or socket uses.
+    func freshTimeWaitID() -> UInt32 {
+        func advance() { nextTimeWaitID = nextTimeWaitID == UInt32.max ? Self.firstPrivateID : nextTimeWaitID + 1 }
+        while timeWaits[nextTimeWaitID] != nil || table.entry(of: nextTimeWaitID) != nil || restored[nextTimeWaitID] != nil
+                || sockets[nextTimeWaitID] != nil {
+            advance()
+        }
+        defer { advance() }
+        return nextTimeWaitID
+    }
+
+    /// The listener whose pool takes `s` back when it is done with: only while that
+    /// listener listens.
+    func poolListener(of s: TCPSocketState) -> UInt32? {
+        guard let l = s.pool, let ls = sockets[l], case .listening = ls.role else { return nil }
+        return l
+    }
+
+    /// A pooled region whose connection is over and whose application released it: laid
+    /// out afresh and one of listener `l`'s spares again, for the same application's next
+    /// connection (the pool is the listener's owner's). Nothing of the old connection stays.
+    func recycle(_ s: TCPSocketState, into l: UInt32) {
+        table.remove(socket: s.id)
+        store?.remove(socket: s.id)
+        dirty.remove(s.id)
+        unsaved.remove(s.id)
+        let fresh: TCPSocketState
+        do { fresh = try TCPSocketState(recycling: s) } catch {
+            log.warning("socket \(s.id): \(error); not reused")
+            counters.bump("pool_regions_spoiled")
+            s.pool = nil
+            release(s)
+            return
+        }
+        fresh.role = .spare(of: l)
+        sockets[s.id] = fresh
+        spares[l, default: []].append(s.id)
+        counters.bump("pool_regions_recycled")
+    }
+
+    /// Forgets a socket for good (a pooled one goes back to its pool instead).
     func release(_ s: TCPSocketState) {
+        if let l = poolListener(of: s) { recycle(s, into: l); return }
         table.remove(socket: s.id)
         store?.remove(socket: s.id)
         sockets[s.id] = nil
@@ -313,6 +407,7 @@ final class TCPCore: ServerCore {
         }
         var worked = false
         for s in Array(sockets.values) {
+            if s.releasePending { close(s, ports: ports); worked = true; continue }
             if serveControl(s, ports: ports) { worked = true }
         }
         for l in Array(notices.keys) { flushNotices(l) }

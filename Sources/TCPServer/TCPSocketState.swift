@@ -45,6 +45,20 @@ final class TCPSocketState {
     var controlBroken = false
     var lastState: TCPState?
     var lastSaved: UInt64 = 0
+    /// The listener whose pool this region belongs to (it came as a spare): when the
+    /// application releases it and the connection is over, the region is re-initialized and
+    /// becomes one of that listener's spares again, instead of being let go. Nil once newsd
+    /// closed the socket itself (then it goes as any other).
+    var pool: UInt32?
+
+    /// The application closed this pooled socket by a flag in its region (no word to newsd):
+    /// one load, only for a region the application may hold (not a free spare) and not yet
+    /// closed.
+    var releasePending: Bool {
+        guard pool != nil, !applicationClosed else { return false }
+        if case .spare = role { return false }
+        return stream.applicationReleased
+    }
 
     /// Requests to read on the next pass: from an application that still holds the socket,
     /// on a channel that is not broken.
@@ -75,6 +89,26 @@ final class TCPSocketState {
         self.id = id
         self.uid = uid
         self.kick = kick
+    }
+
+    /// The same region, numbered and owned as before, laid out afresh (`StreamLayout.initialize`:
+    /// zero indices and flags, an empty control channel) for the next connection of the
+    /// listener's pool: a fresh state with nothing of the last connection's. The geometry is
+    /// read back and checked like any region's (the application can write the header at any
+    /// time), so a region it spoiled fails here and is let go.
+    init(recycling old: TCPSocketState) throws {
+        let g = old.stream.geometry
+        StreamLayout.initialize(old.region.base, id: old.id, send: g.sendSize, receive: g.receiveSize)
+        region = old.region
+        stream = try StreamStackEnd(base: region.base, mappedSize: region.size, id: old.id)
+        guard stream.geometry.sendSize == g.sendSize, stream.geometry.receiveSize == g.receiveSize else {
+            throw LaunchArguments.Invalid(description: "socket \(old.id): geometry changed while recycled")
+        }
+        control = try stream.controlChannel(name: "socket-\(old.id)")
+        id = old.id
+        uid = old.uid
+        kick = old.kick
+        pool = old.pool
     }
 
     /// What the connection is told about the application's side, read once and validated.

@@ -84,7 +84,7 @@ final class UDPCore: ServerCore {
             case let .spare(_, _, _, region, kick):
                 FD.close(region); FD.close(kick)  // a TCP word: UDP sockets have no spares
                 counters.bump("control_malformed")
-            case .malformed: counters.bump("control_malformed")
+            case .accepted, .malformed: counters.bump("control_malformed")  // accepted: a TCP word too
             }
         }
         return !handoffs.isEmpty

@@ -11,6 +11,9 @@ private final class CState: @unchecked Sendable {
     var stack: NewsStack?
     var sockets: [PollSocket?] = []
     var lock = pthread_mutex_t()
+    /// news_poll and news_poll_events look as long as the application's recent gaps between
+    /// events (an event loop has one poll; several threads polling share one pacer).
+    let pacer = PollPacer()
     init() { pthread_mutex_init(&lock, nil) }
 }
 
@@ -361,7 +364,7 @@ public func news_poll(_ fds: UnsafePointer<Int32>?, _ n: Int32, _ ready: UnsafeM
         entries.append(NewsPoll.Entry(s, .readable))
     }
     let timeout: UInt64? = timeoutMillis < 0 ? nil : UInt64(timeoutMillis) * 1_000_000
-    let got = NewsPoll.wait(entries, timeoutNanos: timeout)
+    let got = NewsPoll.wait(entries, timeoutNanos: timeout, pacer: withState { $0.pacer })
     for i in 0..<Int(n) { ready[i] = got[i].isEmpty ? 0 : 1 }
     return Int32(got.filter { !$0.isEmpty }.count)
 }
@@ -380,7 +383,7 @@ public func news_poll_events(_ fds: UnsafeMutableRawPointer?, _ n: Int32, _ time
         entries.append(NewsPoll.Entry(s, events))
     }
     let timeout: UInt64? = timeoutMillis < 0 ? nil : UInt64(timeoutMillis) * 1_000_000
-    let got = NewsPoll.wait(entries, timeoutNanos: timeout)
+    let got = NewsPoll.wait(entries, timeoutNanos: timeout, pacer: withState { $0.pacer })
     for i in 0..<Int(n) { (fds + i * stride + 6).storeBytes(of: got[i].rawValue, as: Int16.self) }
     return Int32(got.filter { !$0.isEmpty }.count)
 }

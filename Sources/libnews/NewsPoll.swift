@@ -1,3 +1,4 @@
+import Glibc
 import NewsIPC
 import NewsSystem
 
@@ -40,15 +41,22 @@ public enum NewsPoll {
 
     /// For each entry, which of its events hold (empty if none), waiting up to `timeoutNanos`
     /// (nil: forever) until one does. At most 64 entries (futex_waitv's limit).
-    public static func wait(_ entries: [Entry], timeoutNanos: UInt64?, spinNanos: UInt64 = 50_000) -> [Events] {
+    /// With a `pacer`, the look before sleeping lasts as long as the pacer says (the gaps
+    /// between this caller's events lately), and the wait is told to it.
+    public static func wait(_ entries: [Entry], timeoutNanos: UInt64?, spinNanos: UInt64 = 50_000, pacer: PollPacer? = nil) -> [Events] {
         precondition(entries.count <= 64, "NewsPoll waits on at most 64 sockets")
         var ready = entries.map(state)
         if ready.contains(where: { !$0.isEmpty }) || timeoutNanos == 0 { return ready }
-        let spinUntil = Clock.nanos() + min(spinNanos, timeoutNanos ?? spinNanos)
+        let start = Clock.nanos()
+        let spin = pacer?.spinNanos ?? spinNanos
+        let spinUntil = start + min(spin, timeoutNanos ?? spin)
         while Clock.nanos() < spinUntil {
             for _ in 0..<64 { CPU.relax() }
             ready = entries.map(state)
-            if ready.contains(where: { !$0.isEmpty }) { return ready }
+            if ready.contains(where: { !$0.isEmpty }) {
+                pacer?.record(waitedNanos: Clock.nanos() - start, ready: true)
+                return ready
+            }
         }
         // Tell each TCP stack what we wait for before the last look, so a change after it
         // rings our bell (the same order as a blocking call: flag, look, sleep).
@@ -64,7 +72,9 @@ public enum NewsPoll {
         ready = entries.map(state)
         if ready.contains(where: { !$0.isEmpty }) { return ready }
         Futex.waitAny(prepared.map(\.word), expected: prepared.map(\.value), timeoutNanos: timeoutNanos)
-        return entries.map(state)
+        ready = entries.map(state)
+        pacer?.record(waitedNanos: Clock.nanos() - start, ready: ready.contains(where: { !$0.isEmpty }))
+        return ready
     }
 
     /// A closed socket is always ready (poll's POLLNVAL): its call then says EBADF, and its
@@ -94,6 +104,60 @@ public enum NewsPoll {
         switch e.socket {
         case .udp(let u): u.bell
         case .tcp(let t): t.bell
+        }
+    }
+}
+
+/// How long a poll looks before it sleeps. A server under load sees its next event within a
+/// few milliseconds, again and again, but not evenly: gaps of a few hundred microseconds and
+/// now and then of several milliseconds, when the stack's servers run one after another. While
+/// the recent gaps between its events average at most half of `maxSpinNanos`, a poll looks
+/// for up to `maxSpinNanos` before it sleeps: it catches nearly every event without a sleep
+/// and a wake, the two system calls a busy server would otherwise make per event (the look
+/// costs its core that long; NEWS keeps applications off the servers' cores). A timeout, or a
+/// gap of more than twice the longest look, means the application went idle: it then looks
+/// only `idleSpinNanos` and sleeps, so an idle application stays asleep. Arithmetic on the
+/// times it is told, under a lock of its own (threads of one application may share one
+/// pacer; uncontended, the lock is no system call).
+public final class PollPacer: @unchecked Sendable {
+    public let idleSpinNanos: UInt64
+    public let maxSpinNanos: UInt64
+    private var average: UInt64?
+    private var lock = pthread_mutex_t()
+
+    public init(idleSpinNanos: UInt64 = 50_000, maxSpinNanos: UInt64 = 8_000_000) {
+        self.idleSpinNanos = idleSpinNanos
+        self.maxSpinNanos = max(idleSpinNanos, maxSpinNanos)
+        pthread_mutex_init(&lock, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&lock) }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return body()
+    }
+
+    /// The recent gap between a poll and its event (an exponential average, 1/8 weight);
+    /// nil after a timeout, a gap of more than twice the longest look, or before any event.
+    public var averageGapNanos: UInt64? { locked { average } }
+
+    /// The look to make now.
+    public var spinNanos: UInt64 {
+        locked {
+            guard let g = average, g <= maxSpinNanos / 2 else { return idleSpinNanos }
+            return maxSpinNanos
+        }
+    }
+
+    /// A wait that found nothing at its first look took `waitedNanos` and then found an
+    /// event (`ready`), or timed out.
+    public func record(waitedNanos: UInt64, ready: Bool) {
+        locked {
+            // A timeout, or a gap twice the longest look: the application went idle.
+            guard ready, waitedNanos <= 2 * maxSpinNanos else { average = nil; return }
+            if let g = average { average = g - g / 8 + waitedNanos / 8 } else { average = waitedNanos }
         }
     }
 }

@@ -1,4 +1,5 @@
 import NewsConfig
+import NewsIPC
 import NewsSystem
 
 /// An application's connection to NEWS: one unix-socket connection to newsd's app socket,
@@ -7,6 +8,10 @@ import NewsSystem
 public final class NewsStack {
     public static let defaultSocket = "/run/news/app.sock"
     let fd: Int32
+    /// Which sleep of tcpserver this application kicked last, for all its TCP sockets.
+    let kickLedger = KickLedger()
+    /// A `pool` answer carries two descriptors for each of up to 32 spares (newsd's batch).
+    static let maxDescriptorsPerAnswer = 64
 
     public init(socketPath: String = NewsStack.defaultSocket) throws(SocketError) {
         do { fd = try UnixSocket.connect(path: socketPath) } catch {
@@ -89,7 +94,7 @@ public final class NewsStack {
         let deadline = Clock.nanos() + 5_000_000_000
         while !bytes.contains(UInt8(ascii: "\n")) {
             let got: (bytes: [UInt8], fds: [Int32])?
-            do { got = try UnixSocket.receive(fd, max: 256, maxFDs: 4) } catch {
+            do { got = try UnixSocket.receive(fd, max: 1024, maxFDs: Self.maxDescriptorsPerAnswer) } catch {
                 fds.forEach(FD.close)
                 throw SocketError(errno: error.errno, "newsd: \(error)")
             }

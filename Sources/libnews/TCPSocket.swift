@@ -8,7 +8,9 @@ import NewsSystem
 /// or data; a blocking call sleeps on the socket's wake word only after telling the stack it
 /// waits and looking once more. Control requests (bind, connect, listen, options) travel on
 /// the region's control channel and are answered in the socket header; creating, accepting
-/// and closing sockets are one line each to newsd.
+/// and closing sockets are one line each to newsd, except for the connections of a
+/// listener: their regions come from the listener's pool, handed over by newsd in advance, so
+/// accepting one is taking tcpserver's announcement and closing one is a flag in its region.
 ///
 /// Everything read from the region is checked (`StreamAppEnd`): a stack that writes
 /// impossible words makes this socket's calls fail with EIO, never read out of bounds.
@@ -92,6 +94,11 @@ public final class TCPSocket {
     private var announced: [(id: UInt32, peer: Address)] = []
     /// The peer a listener's announcement named, until the stack writes the header.
     private var announcedPeer: Address?
+    /// A listener's pool: the regions of its connections, mapped in advance.
+    private var listenerPool: ListenerPool?
+    /// The pool an accepted socket's region belongs to: closing it releases the region back
+    /// (while the listener lives).
+    private var fromPool: ListenerPool?
 
     // MARK: - Creating
 
@@ -113,6 +120,7 @@ public final class TCPSocket {
         id = parts.id
         region = parts.region
         end = parts.end
+        end.kickLedger = stack.kickLedger
         channel = parts.channel
         kick = parts.kick
         self.phase = phase
@@ -137,6 +145,27 @@ public final class TCPSocket {
     }
 
     private static func attach(id: UInt32, regionFD: Int32, kick: Int32) throws(SocketError) -> Parts {
+        let region = try mapRegion(id: id, regionFD: regionFD)
+        do {
+            return try attach(id: id, region: region, kick: kick)
+        } catch {
+            region.unmap()
+            throw error
+        }
+    }
+
+    /// A mapped region's ends (checked: the header's geometry must fit the mapping).
+    private static func attach(id: UInt32, region: SharedRegion, kick: Int32) throws(SocketError) -> Parts {
+        do {
+            let end = try StreamAppEnd(base: region.base, mappedSize: region.size, id: id, kick: kick)
+            let channel = try end.controlChannel(name: "stream-\(id)")
+            return Parts(id: id, region: region, end: end, channel: channel, kick: kick)
+        } catch {
+            throw SocketError(errno: Errno.invalid, "stream \(id): \(error)")
+        }
+    }
+
+    private static func mapRegion(id: UInt32, regionFD: Int32) throws(SocketError) -> SharedRegion {
         // The region's size says its area sizes (an accepted socket's are its listener's);
         // the geometry in the header must then agree with it, and SharedRegion refuses a
         // region whose size is not sealed.
@@ -148,17 +177,8 @@ public final class TCPSocket {
         guard size >= smallest, size <= largest else {
             throw SocketError(errno: Errno.invalid, "stream \(id): region of \(size) bytes")
         }
-        let region: SharedRegion
-        do { region = try SharedRegion(fd: regionFD, size: size, name: "stream \(id)") } catch {
+        do { return try SharedRegion(fd: regionFD, size: size, name: "stream \(id)") } catch {
             throw SocketError(errno: error.errno, "stream \(id): \(error)")
-        }
-        do {
-            let end = try StreamAppEnd(base: region.base, mappedSize: size, id: id, kick: kick)
-            let channel = try end.controlChannel(name: "stream-\(id)")
-            return Parts(id: id, region: region, end: end, channel: channel, kick: kick)
-        } catch {
-            region.unmap()
-            throw SocketError(errno: Errno.invalid, "stream \(id): \(error)")
         }
     }
 
@@ -195,8 +215,35 @@ public final class TCPSocket {
         try checkOpen()
         guard phase == .fresh || phase == .listening else { throw SocketError(errno: Errno.invalid, "listen on a connected socket") }
         _ = try stack.request("listen \(id) \(backlog)")
+        if listenerPool == nil {
+            let pool = ListenerPool()
+            listenerPool = pool
+            // The spares newsd just made, mapped now so that their connections are accepted
+            // without a request. Without them (limits) accept asks newsd for each one.
+            try? refillPool(pool, more: false)
+        }
         try control(.socketListen, UInt64(backlog < 0 ? 4096 : min(backlog, 65535)))
         phase = .listening
+    }
+
+    /// `pool ID [more]`: newsd hands over the listener's spares we do not hold yet (`more`:
+    /// making a batch first if we hold them all); each is checked and mapped now.
+    private func refillPool(_ pool: ListenerPool, more: Bool) throws(SocketError) {
+        let (words, fds) = try stack.request(more ? "pool \(id) more" : "pool \(id)")
+        guard let k = words.first.flatMap({ Int($0) }), k >= 0, words.count == k + 1, fds.count == 2 * k else {
+            fds.forEach(FD.close)
+            throw SocketError(errno: Errno.invalid, "newsd: unexpected answer to pool")
+        }
+        for i in 0..<k {
+            let regionFD = fds[2 * i], kick = fds[2 * i + 1]
+            defer { FD.close(regionFD) }  // the mapping keeps the region
+            guard let spare = UInt32(words[i + 1]), pool.regions[spare] == nil,
+                  let region = try? Self.mapRegion(id: spare, regionFD: regionFD) else {
+                FD.close(kick)
+                continue
+            }
+            pool.regions[spare] = ListenerPool.Region(region: region, kick: kick)
+        }
     }
 
     /// Blocking: returns once the handshake completed, or throws what failed it
@@ -289,7 +336,11 @@ public final class TCPSocket {
     }
 
     private func sendOption(_ option: SocketOption, _ value: UInt64) throws(SocketError) {
-        try control(.socketOption, option.rawValue, value)
+        // TCP_NODELAY and SO_KEEPALIVE take any value, and tcpserver answers them with 0
+        // always: posted without waiting for that answer (an accepted connection's
+        // setsockopt then costs no round trip, and no sleep). Requests are served in order,
+        // so whatever follows sees the option set.
+        try control(.socketOption, option.rawValue, value, awaitAnswer: option != .noDelay && option != .keepAlive)
         sentOptions.removeAll { $0.0 == option }
         sentOptions.append((option, value))
     }
@@ -311,6 +362,7 @@ public final class TCPSocket {
         id = parts.id
         region = parts.region
         end = parts.end
+        end.kickLedger = stack.kickLedger
         channel = parts.channel
         kick = parts.kick
         controlNumber = 0
@@ -332,7 +384,7 @@ public final class TCPSocket {
     }
 
     /// A request on the control channel, answered in the header (`ctl_done`, `ctl_result`).
-    private func control(_ kind: MessageKind, _ a0: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0) throws(SocketError) {
+    private func control(_ kind: MessageKind, _ a0: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, awaitAnswer: Bool = true) throws(SocketError) {
         controlNumber &+= 1
         if controlNumber == 0 { controlNumber = 1 }  // 0 is "nothing answered yet"
         let number = controlNumber
@@ -348,6 +400,7 @@ public final class TCPSocket {
         } catch {
             throw SocketError(errno: EIO, "stream \(id) control channel: \(error)")
         }
+        guard awaitAnswer else { return }
         let header = end.header
         while header.controlDone != number {
             guard Clock.nanos() < deadline else { throw SocketError(errno: Errno.timedOut, "tcpserver did not answer") }
@@ -372,6 +425,16 @@ public final class TCPSocket {
             takeAnnouncements()
             while !announced.isEmpty {
                 let next = announced.removeFirst()
+                if let pool = listenerPool {
+                    if pool.regions[next.id] == nil, !pool.refillRefused(now: Clock.nanos()) {
+                        // newsd made spares we do not hold yet (listen again, a refill): take them.
+                        do { try refillPool(pool, more: false) } catch { pool.refused(at: Clock.nanos()) }
+                    }
+                    if pool.regions[next.id] != nil {
+                        guard let socket = takePooled(next, from: pool) else { continue }
+                        return socket
+                    }
+                }
                 do {
                     let parts = try Self.request(stack, "accept \(id) \(next.id)")
                     let socket = TCPSocket(stack: stack, parts: parts, phase: .connected)
@@ -389,6 +452,24 @@ public final class TCPSocket {
             let bell = end.bell
             bell.sleep(timeoutNanos: nil) { channel.hasInput || end.stackFlags.contains(.reset) }
         }
+    }
+
+    /// An announced connection whose region we hold: no system call. Nil when the region
+    /// is still ours (an announcement tcpserver should not have made) or its words are not
+    /// a socket's: that announcement is skipped, as a stale one is.
+    private func takePooled(_ next: (id: UInt32, peer: Address), from pool: ListenerPool) -> TCPSocket? {
+        guard let r = pool.regions[next.id], !r.inUse,
+              let parts = try? Self.attach(id: next.id, region: r.region, kick: r.kick) else { return nil }
+        pool.regions[next.id]?.inUse = true
+        let socket = TCPSocket(stack: stack, parts: parts, phase: .connected)
+        socket.announcedPeer = next.peer
+        socket.fromPool = pool
+        // Few regions left that tcpserver holds free: one request for a batch more, now,
+        // rather than a connection dropped for want of one later.
+        if ListenerPool.wantsRefill(free: pool.freeCount, total: pool.regions.count), !pool.refillRefused(now: Clock.nanos()) {
+            do { try refillPool(pool, more: true) } catch { pool.refused(at: Clock.nanos()) }
+        }
+        return socket
     }
 
     /// Moves tcpserver's announcements from the up ring into our own queue (when that is
@@ -619,10 +700,28 @@ public final class TCPSocket {
             if let seconds = lingerSeconds, seconds > 0, !nonBlocking { waitAcknowledged(nanos: UInt64(seconds) * 1_000_000_000) }
         }
         closed = true
+        announced.removeAll()
+        if let pool = fromPool, pool.open {
+            // Back to the listener's pool: a flag, no word to newsd. tcpserver finishes the
+            // connection and lays the region out afresh for the next one; we hold the mapping.
+            end.release()
+            pool.regions[id]?.inUse = false
+            return
+        }
         _ = try? stack.request("close \(id)")
         region.unmap()
         FD.close(kick)
-        announced.removeAll()
+        if let pool = listenerPool {
+            // newsd made the regions we hold sockets of ours when the listener closed: the
+            // accepted ones go on (and are closed as any socket), the rest are closed now.
+            pool.open = false
+            for (spare, r) in pool.regions where !r.inUse {
+                _ = try? stack.request("close \(spare)")
+                r.region.unmap()
+                FD.close(r.kick)
+            }
+            pool.regions = [:]
+        }
     }
 
     private func waitAcknowledged(nanos: UInt64) {
@@ -732,5 +831,47 @@ public final class TCPSocket {
     func endPollWait() {
         guard !closed else { return }
         end.endWaiting([.readerWaits, .writerWaits])
+    }
+}
+
+/// A listener's pool (docs/TCP-SOCKETS.md): the regions newsd made for the listener's
+/// connections and handed over in advance, mapped, each with its kick. A region is in use
+/// while an accepted socket holds it; then it is released to tcpserver, which re-initializes
+/// it and announces it again for a later connection of the same listener.
+final class ListenerPool {
+    struct Region {
+        let region: SharedRegion
+        let kick: Int32
+        var inUse = false
+    }
+
+    var regions: [UInt32: Region] = [:]
+    /// False once the listener closed: its sockets are then closed one by one through newsd.
+    var open = true
+    /// When newsd last refused a refill (limits): asked again only after `refillBackoff`.
+    private var refusedAt: UInt64?
+    static let refillBackoff: UInt64 = 1_000_000_000
+
+    /// Regions tcpserver holds ready for the next connections: not ours, and laid out afresh
+    /// (a released region shows its last connection's state until tcpserver has recycled
+    /// it). A look at each header, no system call.
+    var freeCount: Int {
+        regions.values.reduce(0) { n, r in
+            n + (!r.inUse && SocketHeader(r.region.base).state == .open ? 1 : 0)
+        }
+    }
+
+    /// Whether to ask newsd for another batch: when fewer than a quarter of the pool (and
+    /// fewer than 8) are free, so that a burst of new connections still finds regions while
+    /// the batch is on its way.
+    static func wantsRefill(free: Int, total: Int) -> Bool {
+        free < min(8, max(1, total / 4))
+    }
+
+    func refused(at now: UInt64) { refusedAt = now }
+    func refillRefused(now: UInt64) -> Bool {
+        guard let t = refusedAt else { return false }
+        if now &- t >= Self.refillBackoff { refusedAt = nil; return false }
+        return true
     }
 }

@@ -166,9 +166,11 @@ final class TCPBrokerTests: XCTestCase {
         let accepted = try opened(ask(broker, app, "accept \(listener.id) \(spareIDs[1])"))
         XCTAssertEqual(accepted.id, spareIDs[1])
         XCTAssertEqual(try geometry(accepted.region, id: accepted.id), [8192, 16384])
+        // tcpserver hears that it is no longer the pool's (docs/TCP-SOCKETS.md), then of the replacement.
         let replacement = handOffs(tcp.server)
-        XCTAssertEqual(replacement.count, 1)
-        XCTAssertTrue(replacement.first?.line.hasPrefix("spare \(listener.id) ") == true, "\(replacement.map(\.line))")
+        XCTAssertEqual(replacement.count, 2)
+        XCTAssertEqual(replacement.first?.line, "accepted \(accepted.id)")
+        XCTAssertTrue(replacement.last?.line.hasPrefix("spare \(listener.id) ") == true, "\(replacement.map(\.line))")
         closeAll(replacement)
         XCTAssertEqual(broker.tcpSpares, 3)
         XCTAssertEqual(broker.tcpSocketsLive, 2)
@@ -343,6 +345,76 @@ final class TCPBrokerTests: XCTestCase {
         closeAll(udpAgain)
         XCTAssertTrue(handOffs(tcp.server).isEmpty)
         FD.close(app)
+        broker.shutdown()
+    }
+
+    /// `pool ID [more]` (docs/TCP-SOCKETS.md): the listener's spares handed to the
+    /// application in advance, a batch more on `more`, and what a listener's close does
+    /// with them.
+    func testPoolHandsTheSparesOverInAdvance() throws {
+        let limits = { var l = Config.Limits(); l.socketsPerUID = 40; l.sockets = 200; return l }()
+        let broker = try makeBroker(limits)
+        let app = try connect(broker)
+        let listener = try opened(ask(broker, app, "tcp 8192 8192"))
+        FD.close(listener.region)
+        closeAll(handOffs(tcp.server))
+        XCTAssertEqual(ask(broker, app, "listen \(listener.id) 3").map(\.line), ["ok"])
+        closeAll(handOffs(tcp.server))
+        let spares = try XCTUnwrap(broker.listeners[listener.id])
+
+        func pool(_ more: Bool) -> (ids: [UInt32], fds: [Int32], line: String) {
+            try? FD.writeAll(app, "pool \(listener.id)\(more ? " more" : "")\n")
+            if let end = brokerEnd[app] { broker.readable(end) }
+            guard let got = try? UnixSocket.receive(app, max: 4096, maxFDs: 64) else { return ([], [], "") }
+            let line = String(decoding: got.bytes, as: UTF8.self).trimmingCharacters(in: .newlines)
+            let w = line.split(separator: " ")
+            return (w.dropFirst(2).compactMap { UInt32($0) }, got.fds, line)
+        }
+
+        let first = pool(false)
+        XCTAssertEqual(first.line, "ok 3 " + spares.map(String.init).joined(separator: " "))
+        XCTAssertEqual(first.fds.count, 6, "a region and an app kick for each")
+        XCTAssertEqual(try geometry(dup(first.fds[0]), id: spares[0]), [8192, 8192])
+        first.fds.forEach(FD.close)
+        XCTAssertTrue(handOffs(tcp.server).isEmpty, "tcpserver has them already")
+
+        let none = pool(false)
+        XCTAssertEqual(none.line, "ok 0", "all handed over, none made without more")
+        let batch = pool(true)
+        XCTAssertEqual(batch.ids.count, 32, batch.line)
+        XCTAssertEqual(batch.fds.count, 64)
+        batch.fds.forEach(FD.close)
+        let made = handOffs(tcp.server)
+        XCTAssertEqual(made.count, 32)
+        XCTAssertTrue(made.allSatisfy { $0.line.hasPrefix("spare \(listener.id) ") })
+        closeAll(made)
+        XCTAssertTrue((spares + batch.ids).allSatisfy { $0 <= AppBroker.maxID }, "newsd's numbers leave tcpserver the upper half")
+
+        // The uid holds 36 of its 40: the next batch is what the limits allow.
+        let rest = pool(true)
+        XCTAssertEqual(rest.ids.count, 4, rest.line)
+        rest.fds.forEach(FD.close)
+        closeAll(handOffs(tcp.server))
+        XCTAssertTrue(pool(true).line.hasPrefix("error \(EMFILE) "))
+        XCTAssertTrue(ask(broker, app, "pool \(listener.id) less").first?.line.hasPrefix("error \(EINVAL) ") == true)
+        let other = try connect(broker)
+        XCTAssertTrue(ask(broker, other, "pool \(listener.id)").first?.line.hasPrefix("error \(EINVAL) ") == true,
+                      "another application gets nothing of this listener's")
+
+        // Closing the listener: tcpserver hears only of the listener; every handed spare is
+        // now one of the application's sockets, which it closes (or keeps) as any other.
+        XCTAssertEqual(ask(broker, app, "close \(listener.id)").map(\.line), ["ok"])
+        XCTAssertEqual(handOffs(tcp.server).map(\.line), ["close \(listener.id)"])
+        XCTAssertEqual(broker.tcpSpares, 0)
+        XCTAssertEqual(broker.tcpSocketsLive, 39)
+        XCTAssertEqual(ask(broker, app, "close \(spares[0])").map(\.line), ["ok"])
+        XCTAssertEqual(handOffs(tcp.server).map(\.line), ["close \(spares[0])"])
+        // The application's end closes the rest.
+        FD.close(app)
+        broker.readable(brokerEnd[app]!)
+        XCTAssertEqual(handOffs(tcp.server).count, 38)
+        XCTAssertEqual(broker.tcpSocketsLive, 0)
+        FD.close(other)
         broker.shutdown()
     }
 

@@ -185,6 +185,56 @@ final class StreamRegionTests: XCTestCase {
         XCTAssertThrowsError(try m.stack(adopting: StreamStackState(flags: StreamStackFlags(rawValue: 1 << 9))))
     }
 
+    /// Closing a pooled socket is a bit (`StreamAppEnd.release`): after the indices, with
+    /// the waiting bits cleared, and the stack's kick line rung if it sleeps.
+    func testReleaseIsTheLastWordOfTheApplication() throws {
+        let m = try MappedStream()
+        var app = try m.app()
+        let stack = try m.stack()
+        XCTAssertFalse(stack.applicationReleased)
+        XCTAssertTrue(stack.looksUnused)
+        XCTAssertEqual(try [UInt8](repeating: 2, count: 10).withUnsafeBytes { try app.append($0) }, 10)
+        app.beginWaiting([.readerWaits, .writerWaits])
+        app.shutdownWrite()
+        news_store_release_u32(&m.stackLine.pointee.sleeping, 1)  // the stack sleeps (a futex sleeper here)
+        let seq = news_load_acquire_u32(&m.stackLine.pointee.seq)
+        app.release()
+        XCTAssertTrue(stack.applicationReleased)
+        XCTAssertEqual(stack.takeAppFlags(), [.writeShutdown, .released], "no waiting bit outlives the close")
+        XCTAssertEqual(news_load_acquire_u32(&m.stackLine.pointee.seq), seq &+ 1, "the stack was woken")
+        XCTAssertFalse(stack.looksUnused)
+    }
+
+    /// Appending to several sockets while the stack wakes up kicks it once per sleep
+    /// (`KickLedger`): a second socket's kick line with the same sleep number is not kicked,
+    /// one armed for the next sleep is.
+    func testOneKickPerSleepOfTheStackAcrossSockets() throws {
+        let m1 = try MappedStream(id: 7), m2 = try MappedStream(id: 8)
+        let k1 = try UnixSocket.kickPair(), k2 = try UnixSocket.kickPair()
+        defer { [k1.0, k1.1, k2.0, k2.1].forEach(FD.close) }
+        let ledger = KickLedger()
+        var a1 = try StreamAppEnd(base: m1.appMap.base, mappedSize: m1.size, id: 7, kick: k1.0)
+        var a2 = try StreamAppEnd(base: m2.appMap.base, mappedSize: m2.size, id: 8, kick: k2.0)
+        a1.kickLedger = ledger
+        a2.kickLedger = ledger
+        func append(_ a: inout StreamAppEnd) { _ = try? [UInt8](repeating: 1, count: 10).withUnsafeBytes { try a.append($0) } }
+
+        append(&a1)
+        XCTAssertEqual(UnixSocket.drainKicks(k1.1), 0, "the stack is awake: no kick")
+        SocketHeader(m1.appMap.base).armKick(generation: 41)
+        SocketHeader(m2.appMap.base).armKick(generation: 41)
+        append(&a1)
+        append(&a2)
+        append(&a1)
+        XCTAssertEqual(UnixSocket.drainKicks(k1.1) + UnixSocket.drainKicks(k2.1), 1, "one kick for sleep 41")
+        SocketHeader(m2.appMap.base).armKick(generation: 42)
+        append(&a2)
+        XCTAssertEqual(UnixSocket.drainKicks(k2.1), 1, "the next sleep is kicked again")
+        XCTAssertTrue(ledger.kicked(42))
+        XCTAssertFalse(ledger.kicked(41))
+        XCTAssertFalse(KickLedger().kicked(0), "a fresh ledger kicked nothing, not even sleep 0")
+    }
+
     func testRestartedStackRepublishesTheStateItKept() throws {
         let m = try MappedStream()
         var app = try m.app()

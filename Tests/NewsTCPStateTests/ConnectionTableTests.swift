@@ -34,6 +34,35 @@ final class ConnectionTableTests: XCTestCase {
 
     // MARK: - bind
 
+    /// A TIME-WAIT connection whose region went back to a listener's pool goes on under a
+    /// number of its own: same four-tuple, same port, the old number free for a new entry.
+    func testRenameKeepsTheTupleAndPortUnderTheNewNumber() {
+        var t = table()
+        listener(&t, 1, wildcard, 80)
+        let tuple = FourTuple(localAddress: b, localPort: 80, remoteAddress: peer, remotePort: 40000)
+        XCTAssertNoThrow(try t.accept(socket: 2, listener: 1, tuple: tuple).get())
+        XCTAssertTrue(t.enterTimeWait(socket: 2))
+        XCTAssertTrue(t.rename(socket: 2, to: 0x8000_0001))
+        XCTAssertNil(t.entry(of: 2))
+        XCTAssertEqual(t.entry(of: 0x8000_0001)?.role, .timeWait)
+        XCTAssertEqual(t.lookup(tuple), .timeWait(0x8000_0001))
+        XCTAssertEqual(t.timeWaitCount, 1)
+        XCTAssertThrowsError(try t.accept(socket: 2, listener: 1, tuple: tuple).get(), "the tuple is still held") {
+            XCTAssertEqual($0 as? ConnectionTable.Refusal, .addressInUse)
+        }
+        let other = FourTuple(localAddress: b, localPort: 80, remoteAddress: peer, remotePort: 40001)
+        XCTAssertNoThrow(try t.accept(socket: 2, listener: 1, tuple: other).get(), "the old number serves a new connection")
+        XCTAssertFalse(t.rename(socket: 2, to: 0x8000_0001), "onto a number in use")
+        XCTAssertFalse(t.rename(socket: 3, to: 0x8000_0002), "a number with no entry")
+        t.remove(socket: 0x8000_0001)
+        XCTAssertEqual(t.lookup(tuple), .listener(1), "the tuple is free: its segments go to the listener")
+        XCTAssertEqual(t.timeWaitCount, 0)
+        // The port is held by the renamed listener too.
+        XCTAssertTrue(t.rename(socket: 1, to: 9))
+        XCTAssertEqual(t.lookup(FourTuple(localAddress: b, localPort: 80, remoteAddress: peer, remotePort: 1)), .listener(9))
+        XCTAssertEqual(t.bind(socket: 10, address: wildcard, port: 80, reuseAddress: false, uid: 0), .failure(.addressInUse))
+    }
+
     func testWithoutReuseAnOverlappingAddressIsInUse() {
         var t = table()
         XCTAssertEqual(t.bind(socket: 1, address: a, port: 8080, reuseAddress: false, uid: 1000), .success(8080))

@@ -75,4 +75,55 @@ final class TCPSocketStateTests: XCTestCase {
         socket.applicationClosed = true
         XCTAssertFalse(socket.controlWaiting, "serveControl reads nothing from a socket its application closed")
     }
+
+    // MARK: - Pooled regions (docs/TCP-SOCKETS.md)
+
+    func testAReleaseCountsOnlyForAPooledSocketTheApplicationHolds() {
+        news_store_release_u32(&stream.pointee.app_flags, StreamAppFlags.released.rawValue)
+        XCTAssertTrue(socket.stream.applicationReleased)
+        XCTAssertFalse(socket.releasePending, "not from a pool: closed through newsd only")
+        socket.pool = 3
+        socket.role = .spare(of: 3)
+        XCTAssertFalse(socket.releasePending, "a free spare is tcpserver's: nothing to release")
+        socket.role = .connection
+        XCTAssertTrue(socket.releasePending)
+        socket.role = .bound
+        XCTAssertTrue(socket.releasePending, "a connection that ended before the application let go")
+        socket.applicationClosed = true
+        XCTAssertFalse(socket.releasePending, "heard once")
+    }
+
+    func testARecycledRegionIsLaidOutAfreshWithNothingOfTheLastConnection() throws {
+        socket.pool = 3
+        connect()
+        socket.stream.setEstablished()
+        socket.header.set(remote: 0xC612_0009, port: 5555)
+        news_store_release_u64(&stream.pointee.send_tail, 100)
+        news_store_release_u32(&stream.pointee.app_flags, StreamAppFlags([.released, .writeShutdown]).rawValue)
+        XCTAssertFalse(socket.stream.looksUnused)
+        let fresh = try TCPSocketState(recycling: socket)
+        XCTAssertEqual(fresh.id, 7)
+        XCTAssertEqual(fresh.uid, 1000)
+        XCTAssertEqual(fresh.pool, 3)
+        XCTAssertEqual(fresh.kick, socket.kick)
+        XCTAssertNil(fresh.connection)
+        XCTAssertFalse(fresh.applicationClosed)
+        XCTAssertEqual(fresh.stream.state, StreamStackState())
+        XCTAssertEqual(news_load_acquire_u64(&stream.pointee.send_tail), 0)
+        XCTAssertEqual(news_load_acquire_u32(&stream.pointee.app_flags), 0)
+        XCTAssertEqual(news_load_acquire_u32(&stream.pointee.stack_flags), 0)
+        XCTAssertEqual(fresh.header.remote.port, 0)
+        XCTAssertEqual(fresh.header.state, .open)
+        XCTAssertTrue(fresh.stream.looksUnused, "what a restarted tcpserver may put back among the free spares")
+        XCTAssertFalse(fresh.controlWaiting)
+    }
+
+    func testAReleasedRegionDoesNotLookUnused() {
+        XCTAssertTrue(socket.stream.looksUnused)
+        news_store_release_u32(&stream.pointee.app_flags, StreamAppFlags.released.rawValue)
+        XCTAssertFalse(socket.stream.looksUnused)
+        news_store_release_u32(&stream.pointee.app_flags, 0)
+        socket.header.set(remote: 1, port: 2)
+        XCTAssertFalse(socket.stream.looksUnused, "attached to a peer")
+    }
 }

@@ -4,6 +4,7 @@ import Glibc
 import NewsIPC
 import NewsSystem
 import XCTest
+@testable import Kernel
 @testable import libnews
 
 /// TCPSocket against newsd's broker and a stand-in for tcpserver (`FakeNews`) that plays the
@@ -87,8 +88,9 @@ final class TCPSocketTests: XCTestCase {
         XCTAssertEqual(c.localAddress?.port, 8080)
         XCTAssertEqual(try read(c, max: 100), Array("hello".utf8))
         XCTAssertEqual(errno { _ = try l.accept() }, EAGAIN)
-        XCTAssertTrue(fake.eventually { self.fake.lines.filter { $0.hasPrefix("spare \(l.id) ") }.count == 3 },
-                      "a fresh spare replaces the accepted one")
+        // The region came from the listener's pool, mapped at listen: newsd heard no accept.
+        XCTAssertEqual(fake.broker.counters.tcpAccepts, 0)
+        XCTAssertEqual(fake.broker.counters.poolHandOvers, 2, "one at listen, one for the unknown announcement")
         XCTAssertEqual(errno { _ = try c.accept() }, EINVAL)
         XCTAssertEqual(errno { try l.connect(address: 1, port: 1) }, EISCONN)
         XCTAssertEqual(errno { _ = try l.send([1]) }, EPIPE)
@@ -346,7 +348,70 @@ final class TCPSocketTests: XCTestCase {
         let sent = try fake.with(s.id) { $0.requests(.socketOption).map { [$0.arg.0, $0.arg.1] } }
         XCTAssertEqual(sent, [[1, 1], [2, 1], [3, 30], [4, 5], [5, 4], [6, UInt64.max], [6, 0]])
         fake.results[MessageKind.socketOption.rawValue] = -ENOPROTOOPT
-        XCTAssertEqual(errno { try s.setOption(.noDelay(false)) }, ENOPROTOOPT)
+        XCTAssertEqual(errno { try s.setOption(.keepCount(3)) }, ENOPROTOOPT)
+        // TCP_NODELAY and SO_KEEPALIVE are posted without waiting for the answer (tcpserver
+        // answers them with 0 whatever the value): they still travel, in order.
+        try s.setOption(.noDelay(false))
+        XCTAssertTrue(fake.eventually { ((try? self.fake.with(s.id) { $0.requests(.socketOption).last?.arg.0 }) ?? nil) == 1 })
+    }
+
+    /// A listener's connections come from its pool (docs/TCP-SOCKETS.md): accepting one and
+    /// closing it are no request to newsd; the close is the region's released bit, after the
+    /// FIN's shutdown bit, and the region stays mapped for its next connection.
+    func testPooledConnectionsAreAcceptedAndClosedWithoutNewsd() throws {
+        let l = try TCPSocket(stack: stack)
+        try l.listen(backlog: 4)
+        XCTAssertTrue(fake.eventually { self.fake.spares(of: l.id).count == 4 })
+        XCTAssertEqual(fake.broker.counters.poolHandOvers, 1)
+        l.nonBlocking = true
+        let spare = try XCTUnwrap(fake.spares(of: l.id).first)
+        try fake.with(spare) { s in
+            s.end.header.set(remote: 0xC612_0009, port: 4444)
+            s.end.setEstablished()
+            XCTAssertTrue(s.deliver(Array("GET".utf8)))
+        }
+        XCTAssertTrue(try fake.with(l.id) { $0.announce(spare, peer: 0xC612_0009, port: 4444) })
+        let linesBefore = fake.lines
+        let c = try l.accept()
+        XCTAssertEqual(c.id, spare)
+        XCTAssertEqual(try read(c, max: 10), Array("GET".utf8))
+        XCTAssertEqual(try c.send(Array("200".utf8)), 3)
+        c.close()
+        XCTAssertEqual(errno { _ = try c.send([1]) }, EBADF)
+        let flags = try fake.with(spare) { $0.end.takeAppFlags() }
+        XCTAssertTrue(flags.contains(.released), "\(flags)")
+        XCTAssertTrue(flags.contains(.writeShutdown), "a FIN follows what was sent")
+        XCTAssertEqual(try fake.with(spare) { $0.takeSent() }, Array("200".utf8))
+        usleep(20_000)
+        XCTAssertEqual(fake.lines, linesBefore, "tcpserver heard nothing from newsd: no close, no new spare")
+        XCTAssertEqual(fake.broker.counters.tcpAccepts, 0)
+        XCTAssertEqual(fake.broker.counters.poolHandOvers, 1)
+
+        // Closing the listener: the free regions are closed through newsd (they are the
+        // application's sockets once their listener is gone), and so is the listener.
+        let others = fake.spares(of: l.id).filter { $0 != spare }
+        l.close()
+        XCTAssertTrue(fake.eventually { others.allSatisfy { id in self.fake.lines.contains("close \(id)") } }, "\(fake.lines)")
+        XCTAssertTrue(fake.lines.contains("close \(l.id)"))
+    }
+
+    func testTheListenerPoolAsksForMoreWhenFewAreFree() {
+        XCTAssertFalse(ListenerPool.wantsRefill(free: 8, total: 32))
+        XCTAssertTrue(ListenerPool.wantsRefill(free: 7, total: 32), "fewer than 8 free of 32")
+        XCTAssertFalse(ListenerPool.wantsRefill(free: 2, total: 8))
+        XCTAssertTrue(ListenerPool.wantsRefill(free: 1, total: 8), "fewer than a quarter")
+        XCTAssertTrue(ListenerPool.wantsRefill(free: 0, total: 1), "none left")
+        XCTAssertFalse(ListenerPool.wantsRefill(free: 1, total: 1))
+        XCTAssertFalse(ListenerPool.wantsRefill(free: 20, total: 200), "a big pool with room need not grow")
+    }
+
+    func testARefusedRefillIsNotAskedAgainForASecond() {
+        let pool = ListenerPool()
+        XCTAssertFalse(pool.refillRefused(now: 5))
+        pool.refused(at: 1_000)
+        XCTAssertTrue(pool.refillRefused(now: 1_000 + ListenerPool.refillBackoff - 1))
+        XCTAssertFalse(pool.refillRefused(now: 1_000 + ListenerPool.refillBackoff))
+        XCTAssertFalse(pool.refillRefused(now: 1_000 + ListenerPool.refillBackoff + 1), "and it is forgotten")
     }
 
     func testBufferSizesRecreateTheRegionAndKeepTheBindingAndOptions() throws {

@@ -139,6 +139,7 @@ _Static_assert(offsetof(news_sock_header_t, stack_seq) == 128, "kick word on its
 #define NEWS_STREAM_APP_SHUT_WR 1u        // a FIN follows send_tail; send_tail never moves again
 #define NEWS_STREAM_APP_WRITER_WAITS 2u   // wake me when send_acked moves
 #define NEWS_STREAM_APP_READER_WAITS 4u   // wake me when recv_tail - recv_head >= recv_low_water
+#define NEWS_STREAM_APP_RELEASED 8u       // a pooled socket the application closed: the stack finishes it and recycles the region
 // stack_flags bits
 #define NEWS_STREAM_PEER_FIN 1u           // end of stream after recv_tail
 #define NEWS_STREAM_RESET 2u              // connection reset or failed; the sock header's error says why
