@@ -49,7 +49,12 @@ def test_udp_bench_script_interleaves_rounds_and_prints_medians():
                        capture_output=True, text=True, timeout=600, cwd=root)
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
-    rows = {l.split()[0]: l.split() for l in lines if l.startswith("news-")}
+    # The UDP table's rows (IN FLIGHT is a whole number); the stall summary's rows also start
+    # with the target's name but give milliseconds there.
+    rows = {l.split()[0]: l.split() for l in lines if l.startswith("news-") and l.split()[1].isdigit()}
+    stalls = [l.split() for l in lines if l.startswith("news-") and not l.split()[1].isdigit()]
+    assert {r[0] for r in stalls} >= {"news-shm", "news-kernel"}, p.stdout
+    assert all(float(r[1]) > 0 and r[3].endswith("x") for r in stalls), stalls
     assert set(rows) == {"news-shm", "news-kernel"}, p.stdout
     for r in rows.values():
         # TARGET IN-FLIGHT REQ/S SPREAD P50 P99 NEWS/LINUX

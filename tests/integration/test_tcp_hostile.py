@@ -267,7 +267,7 @@ def test_truncating_growing_and_sealing_a_tcp_region_changes_nothing(arena):
     # newsd's geometry (256 KiB areas, a 16-slot control channel of 256-byte slots).
     assert r["seals"] & 0b111 == 0b111, r
     assert r["size_after"] == r["size"]
-    assert r["geometry"] == [256 << 10, 256 << 10, 16, 256], r
+    assert r["geometry"] == [1 << 20, 1 << 20, 16, 256], r  # StreamLayout.defaultSendSize, defaultReceiveSize
     for op in ("truncate", "shrink", "grow", "seal_write", "seal_future_write", "seal_grow"):
         assert r["region"][op] == "EPERM", (op, r)
         assert r["kick"][op] == "EINVAL", (op, r)

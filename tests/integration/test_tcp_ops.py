@@ -327,7 +327,7 @@ def test_idle_connections_hear_the_reset_of_a_crash(linked_news, programs, quiet
 
 # -- #6: newsctl ss against ss -tni -----------------------------------------------------------
 
-NEWS_RECEIVE_AREA = 256 << 10  # StreamLayout.defaultReceiveSize
+NEWS_RECEIVE_AREA = 1 << 20  # StreamLayout.defaultReceiveSize
 
 
 def linux_unread(l):
@@ -401,7 +401,10 @@ def test_ss_agrees_with_linux(linked_news, programs):
         assert q(news_wrote) == (0, 0, 30000, 0)
         assert q(linux_wrote) == (20000, 0, 0, 0)
         nrq, nsq, lrq, lsq = q(stalled)
-        assert nrq == NEWS_RECEIVE_AREA and lsq == stalled["linux_wrote"] - nrq and lsq > 0, q(stalled)
+        # Full to the last byte the window can name: with window scaling (RFC 7323 2.3) the
+        # advertised edge moves in units of 2^shift bytes (32 for a 1 MB area), so up to one
+        # such unit of the area may stay empty.
+        assert NEWS_RECEIVE_AREA - 128 <= nrq <= NEWS_RECEIVE_AREA and lsq == stalled["linux_wrote"] - nrq and lsq > 0, q(stalled)
         assert q(linux_shut) == (0, 0, 0, 0) and q(news_shut) == (0, 0, 0, 0)
         # Round-trip times: NEWS measures its own, Linux its own, over the same link. Each
         # connection has few samples, taken while this shared machine schedules five
