@@ -61,6 +61,8 @@ public func news_init(_ path: UnsafePointer<CChar>?) -> Int32 {
     do {
         let stack = try NewsStack(socketPath: p)
         withState { $0.stack = stack }
+        // Long looks before sleeping only on CPUs of the application's own (PollPacer).
+        state.pacer.longLooks = stack.placedApart
         return 0
     } catch { return fail(error.errno) }
 }

@@ -146,10 +146,18 @@ public final class PollPacer: @unchecked Sendable {
     /// The look to make now.
     public var spinNanos: UInt64 {
         locked {
-            guard let g = average, g <= maxSpinNanos / 2 else { return idleSpinNanos }
+            guard allowLong, let g = average, g <= maxSpinNanos / 2 else { return idleSpinNanos }
             return maxSpinNanos
         }
     }
+
+    /// Whether long looks are allowed at all: only for an application on CPUs of its own
+    /// (`NewsStack.placedApart`). Elsewhere every look is the idle one.
+    public var longLooks: Bool {
+        get { locked { allowLong } }
+        set { locked { allowLong = newValue } }
+    }
+    private var allowLong = true
 
     /// A wait that found nothing at its first look took `waitedNanos` and then found an
     /// event (`ready`), or timed out.

@@ -32,9 +32,14 @@ public final class NewsStack {
         // Run where newsd says, away from the stack's servers, unless told not to. A failure
         // is no reason to refuse the application its sockets (a cpuset may forbid the CPUs).
         if let cpus = hello.cpus, Self.affinityWanted(environment: Proc.environment("NEWS_AFFINITY")) {
-            try? CPU.setProcessAffinity(cpus)
+            placedApart = (try? CPU.setProcessAffinity(cpus)) != nil
         }
     }
+
+    /// Whether the application runs on CPUs newsd keeps apart from the stack's servers (the
+    /// hello's advice, taken). Only then may a poll look for long before it sleeps: on a CPU
+    /// it shares with the servers, its look would keep them from the very work it waits for.
+    public private(set) var placedApart = false
 
     /// What newsd said on connect (set once, in init, before anything else may look).
     public private(set) var hello = Hello(version: 1, cpus: nil)

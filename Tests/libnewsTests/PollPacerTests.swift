@@ -49,4 +49,13 @@ final class PollPacerTests: XCTestCase {
         XCTAssertEqual(PollPacer().maxSpinNanos, 8_000_000)
         XCTAssertEqual(PollPacer().idleSpinNanos, 50_000)
     }
+
+    func testNoLongLooksOnACPUSharedWithTheStack() {
+        let p = PollPacer(idleSpinNanos: 50_000, maxSpinNanos: 2_000_000)
+        p.longLooks = false
+        p.record(waitedNanos: 300_000, ready: true)
+        XCTAssertEqual(p.spinNanos, 50_000, "a long look would keep the servers sharing the CPU from the work it waits for")
+        p.longLooks = true
+        XCTAssertEqual(p.spinNanos, 2_000_000)
+    }
 }
