@@ -253,7 +253,10 @@ def test_connected_socket_gets_econnrefused_like_linux(linked_news, udp_calls):
     assert on_news == expected, list(zip(calls(LINUX_IP), on_news))
     on_linux = linux_calls(ns, *calls(NEWS_IP))
     assert on_linux == expected, list(zip(calls(NEWS_IP), on_linux))
-    assert news.counters("udpserver").get("icmp_error_reported", 0) == 2
+    # The errors about "send 10" and "send 12" are the two the calls see; the one about
+    # "send 11" or "send 13" may come too (Linux's ICMP rate limit lets it through or not),
+    # reported to the socket after its last call: counted, seen by no call.
+    assert news.counters("udpserver").get("icmp_error_reported", 0) in (2, 3)
     # One port unreachable for each of the three datagrams Linux sent (the fourth send failed).
     ip = wait_for(lambda: (c := news.counters("ipserver")).get("icmp_unreachable_sent", 0)
                   - ip_before.get("icmp_unreachable_sent", 0) >= 3 and c, timeout=3, what="three port unreachables")
